@@ -1,0 +1,4 @@
+export * from './capacity.js';
+export * from './failure.js';
+export * from './keys.js';
+export * from './sphinx.js';
