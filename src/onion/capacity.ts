@@ -44,7 +44,9 @@ export function intermediateHopSize(amountMsat: bigint, blockheight: number): nu
 /** Bytes the final hop's payload takes in the onion for a message of `messageBytes`. */
 export function finalHopSize(messageBytes: number, o: Required<CapacityOptions>): number {
   const tlv =
-    amountAndCltvBytes(o.amountMsat, o.blockheight) + o.extraFinalBytes + tlvRecordSize(o.tlvType, messageBytes);
+    amountAndCltvBytes(o.amountMsat, o.blockheight) +
+    o.extraFinalBytes +
+    tlvRecordSize(o.tlvType, messageBytes);
   return bigSizeLength(tlv) + tlv + HMAC_SIZE;
 }
 
@@ -53,7 +55,8 @@ export function finalHopSize(messageBytes: number, o: Required<CapacityOptions>)
  * after the sender, payee included). Returns -1 when not even an empty message fits.
  */
 export function maxMessageBytes(hops: number, options: CapacityOptions = {}): number {
-  if (!Number.isInteger(hops) || hops < 1) throw new RangeError(`hops must be a whole number >= 1, got ${hops}`);
+  if (!Number.isInteger(hops) || hops < 1)
+    throw new RangeError(`hops must be a whole number >= 1, got ${hops}`);
   const o = { ...CAPACITY_DEFAULTS, ...options };
   const forwarders = hops - 1 + (o.senderHop ? 1 : 0);
   const budget = HOP_PAYLOADS_SIZE - forwarders * intermediateHopSize(o.amountMsat, o.blockheight);

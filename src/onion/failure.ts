@@ -41,11 +41,19 @@ export function failureCodeName(code: number): string {
 
 /** incorrect_or_unknown_payment_details (0x400F) with htlc_msat and the current block height. */
 export function incorrectOrUnknownPaymentDetails(htlcMsat: bigint, blockHeight: number): Uint8Array {
-  return concat(encodeUint(BigInt(PERM | 15), 2), encodeUint(htlcMsat, 8), encodeUint(BigInt(blockHeight), 4));
+  return concat(
+    encodeUint(BigInt(PERM | 15), 2),
+    encodeUint(htlcMsat, 8),
+    encodeUint(BigInt(blockHeight), 4),
+  );
 }
 
 /** The erring node's reply: HMAC'd with `um`, padded to hide the message length, obfuscated with `ammag`. */
-export function createFailureReply(sharedSecret: Uint8Array, failureMessage: Uint8Array, padTo = 256): Uint8Array {
+export function createFailureReply(
+  sharedSecret: Uint8Array,
+  failureMessage: Uint8Array,
+  padTo = 256,
+): Uint8Array {
   const padLength = Math.max(0, padTo - failureMessage.length);
   const body = concat(
     encodeUint(BigInt(failureMessage.length), 2),
@@ -72,8 +80,12 @@ export interface DecryptedFailure {
 }
 
 /** The origin's side: peel the reply hop by hop until one hop's `um` HMAC authenticates it. */
-export function decryptFailureReply(sharedSecrets: readonly Uint8Array[], reply: Uint8Array): DecryptedFailure {
-  if (reply.length < 32 + 2 + 2) throw new CodecError('truncated', `failure reply is only ${reply.length} bytes`);
+export function decryptFailureReply(
+  sharedSecrets: readonly Uint8Array[],
+  reply: Uint8Array,
+): DecryptedFailure {
+  if (reply.length < 32 + 2 + 2)
+    throw new CodecError('truncated', `failure reply is only ${reply.length} bytes`);
   let packet = reply;
   for (const [hopIndex, ss] of sharedSecrets.entries()) {
     packet = wrapFailureReply(ss, packet);

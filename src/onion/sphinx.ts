@@ -3,7 +3,14 @@ import { sha256 } from '@noble/hashes/sha2.js';
 import { readBigSize } from '../wire/bigsize.js';
 import { concat, equalBytes, Reader, xorInto } from '../wire/bytes.js';
 import { CodecError } from '../wire/errors.js';
-import { cipherStream, deriveRouteSecrets, ecdh, generateKey, nextEphemeralPubkey, parsePoint } from './keys.js';
+import {
+  cipherStream,
+  deriveRouteSecrets,
+  ecdh,
+  generateKey,
+  nextEphemeralPubkey,
+  parsePoint,
+} from './keys.js';
 
 export const HOP_PAYLOADS_SIZE = 1300;
 export const HMAC_SIZE = 32;
@@ -40,7 +47,11 @@ function filler(sharedSecrets: Uint8Array[], sizes: number[]): Uint8Array {
 }
 
 /** Builds a BOLT 4 onion packet (1366 bytes) for the hops, committing to `associatedData` (the payment hash). */
-export function buildOnion(hops: readonly OnionHop[], sessionKey: Uint8Array, associatedData: Uint8Array): BuiltOnion {
+export function buildOnion(
+  hops: readonly OnionHop[],
+  sessionKey: Uint8Array,
+  associatedData: Uint8Array,
+): BuiltOnion {
   if (hops.length === 0) throw new CodecError('invalid-value', 'an onion needs at least one hop');
   const sizes = hops.map((h) => h.payload.length + HMAC_SIZE);
   const total = sizes.reduce((a, b) => a + b, 0);
@@ -90,9 +101,16 @@ export interface PeeledHop {
 }
 
 /** Peels one layer as the hop holding `nodeSecretKey` would. */
-export function peelOnion(packet: Uint8Array, nodeSecretKey: Uint8Array, associatedData: Uint8Array): PeeledHop {
+export function peelOnion(
+  packet: Uint8Array,
+  nodeSecretKey: Uint8Array,
+  associatedData: Uint8Array,
+): PeeledHop {
   if (packet.length !== ONION_PACKET_SIZE) {
-    throw new CodecError('invalid-value', `onion packet is ${packet.length} bytes, expected ${ONION_PACKET_SIZE}`);
+    throw new CodecError(
+      'invalid-value',
+      `onion packet is ${packet.length} bytes, expected ${ONION_PACKET_SIZE}`,
+    );
   }
   if (packet[0] !== 0) throw new CodecError('invalid-value', `onion version ${packet[0]} is not 0`);
   const ephemeral = packet.subarray(1, 34);
@@ -108,7 +126,8 @@ export function peelOnion(packet: Uint8Array, nodeSecretKey: Uint8Array, associa
   xorInto(plain, cipherStream(generateKey('rho', ss), 2 * HOP_PAYLOADS_SIZE));
   const r = new Reader(plain, 'hop payload');
   const length = readBigSize(r, 'hop payload length');
-  if (length === 0n) throw new CodecError('invalid-value', 'hop payload length 0 (legacy payloads are not supported)');
+  if (length === 0n)
+    throw new CodecError('invalid-value', 'hop payload length 0 (legacy payloads are not supported)');
   if (length > BigInt(HOP_PAYLOADS_SIZE - r.offset - HMAC_SIZE)) {
     throw new CodecError('length-overflow', `hop payload length ${length} exceeds the onion`);
   }

@@ -1,5 +1,5 @@
-import { CodecError } from './errors.js';
 import { encodeUint, Reader } from './bytes.js';
+import { CodecError } from './errors.js';
 
 const U64_MAX = (1n << 64n) - 1n;
 

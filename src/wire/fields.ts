@@ -10,8 +10,10 @@ export interface Field<T> {
 }
 
 function exact(bytes: Uint8Array, size: number, what: string): void {
-  if (bytes.length < size) throw new CodecError('truncated', `${what} is ${bytes.length} bytes, needs ${size}`);
-  if (bytes.length > size) throw new CodecError('length-overflow', `${what} is ${bytes.length} bytes, needs ${size}`);
+  if (bytes.length < size)
+    throw new CodecError('truncated', `${what} is ${bytes.length} bytes, needs ${size}`);
+  if (bytes.length > size)
+    throw new CodecError('length-overflow', `${what} is ${bytes.length} bytes, needs ${size}`);
 }
 
 const truncated = (max: 2 | 4 | 8): Field<bigint> => ({

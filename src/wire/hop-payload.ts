@@ -1,7 +1,7 @@
 import { encodeBigSize, readBigSize } from './bigsize.js';
 import { concat, Reader } from './bytes.js';
 import { CodecError } from './errors.js';
-import { type Field, bytesN, raw, tu32, tu64, u64 } from './fields.js';
+import { bytesN, type Field, raw, tu32, tu64, u64 } from './fields.js';
 import { tlvNamespace } from './namespace.js';
 import type { TlvRecord } from './tlv.js';
 import { decodeTruncated, encodeTruncated } from './truncated.js';
@@ -121,7 +121,8 @@ export function withLengthPrefix(tlv: Uint8Array): Uint8Array {
 export function stripLengthPrefix(framed: Uint8Array): Uint8Array {
   const r = new Reader(framed, 'hop payload');
   const length = readBigSize(r, 'hop payload length');
-  if (length === 0n) throw new CodecError('invalid-value', 'hop payload length 0 (legacy payloads are not supported)');
+  if (length === 0n)
+    throw new CodecError('invalid-value', 'hop payload length 0 (legacy payloads are not supported)');
   if (length > BigInt(r.remaining)) {
     throw new CodecError('truncated', `hop payload says ${length} bytes, ${r.remaining} present`);
   }

@@ -1,6 +1,7 @@
-import { type TlvRecord, decodeTlvStream, encodeTlvStream } from './tlv.js';
 import type { Field } from './fields.js';
+import { decodeTlvStream, encodeTlvStream, type TlvRecord } from './tlv.js';
 
+// biome-ignore lint/suspicious/noExplicitAny: Field<T> is invariant in T; the mapped types below recover each T.
 type Spec = Record<string, readonly [type: bigint, field: Field<any>]>;
 type Values<S extends Spec> = { [K in keyof S]?: S[K][1] extends Field<infer T> ? T : never };
 

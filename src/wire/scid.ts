@@ -14,6 +14,7 @@ export function scidFromString(text: string): bigint {
 }
 
 export function scidToString(scid: bigint): string {
-  if (scid < 0n || scid >= 1n << 64n) throw new CodecError('invalid-value', `short_channel_id ${scid} is not a u64`);
+  if (scid < 0n || scid >= 1n << 64n)
+    throw new CodecError('invalid-value', `short_channel_id ${scid} is not a u64`);
   return `${scid >> 40n}x${(scid >> 16n) & 0xffffffn}x${scid & 0xffffn}`;
 }

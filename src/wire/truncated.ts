@@ -1,5 +1,5 @@
-import { CodecError } from './errors.js';
 import { decodeUint, encodeUint } from './bytes.js';
+import { CodecError } from './errors.js';
 
 /** BOLT 1 truncated integers (tu16/tu32/tu64): big-endian, no leading zero bytes. */
 export function encodeTruncated(value: bigint | number, maxBytes: 2 | 4 | 8): Uint8Array {
