@@ -100,3 +100,43 @@ export function decryptFailureReply(
   }
   throw new CodecError('bad-hmac', `failure reply authenticates to none of the ${sharedSecrets.length} hops`);
 }
+
+export interface FailureMessage {
+  code: number;
+  codeName: string;
+  /** incorrect_or_unknown_payment_details, amount_below_minimum, fee_insufficient, final_incorrect_htlc_amount. */
+  htlcMsat?: bigint;
+  /** incorrect_or_unknown_payment_details: the payee's block height. */
+  height?: number;
+  /** The channel_update some UPDATE failures carry. */
+  channelUpdate?: Uint8Array;
+}
+
+/** Parses a BOLT 4 failure message far enough to act on it; trailing TLVs are ignored. */
+export function decodeFailureMessage(message: Uint8Array): FailureMessage {
+  const r = new Reader(message, 'failure message');
+  const code = Number(r.uint(2, 'failure_code'));
+  const out: FailureMessage = { code, codeName: failureCodeName(code) };
+  const update = () => {
+    const len = Number(r.uint(2, 'channel_update length'));
+    out.channelUpdate = r.take(len, 'channel_update').slice();
+  };
+  if (code === (PERM | 15) && r.remaining > 0) {
+    out.htlcMsat = r.uint(8, 'htlc_msat');
+    if (r.remaining > 0) out.height = Number(r.uint(4, 'height'));
+  } else if (code === (UPDATE | 11) || code === (UPDATE | 12)) {
+    out.htlcMsat = r.uint(8, 'htlc_msat');
+    update();
+  } else if (code === 19) {
+    out.htlcMsat = r.uint(8, 'htlc_msat');
+  } else if (code === (UPDATE | 7) || code === (UPDATE | 14)) {
+    if (r.remaining > 0) update();
+  } else if (code === (UPDATE | 13)) {
+    r.uint(4, 'cltv_expiry');
+    update();
+  } else if (code === (UPDATE | 20)) {
+    r.uint(2, 'disabled_flags');
+    update();
+  }
+  return out;
+}

@@ -1,0 +1,212 @@
+import assert from 'node:assert/strict';
+import { randomBytes } from 'node:crypto';
+import { describe, test } from 'node:test';
+import fc from 'fast-check';
+import {
+  buildOnion,
+  CodecError,
+  decodeBigSize,
+  decodeFailureMessage,
+  decodeHopPayload,
+  decodeTlvStream,
+  decodeTruncated,
+  decryptFailureReply,
+  encodeBigSize,
+  encodeFinalPayload,
+  encodeIntermediatePayload,
+  encodeTlvStream,
+  encodeTruncated,
+  peelOnion,
+  scidFromString,
+  scidToString,
+  stripLengthPrefix,
+  type TlvRecord,
+  withLengthPrefix,
+} from '../src/index.js';
+import { randomNodes } from './support/route.js';
+
+const RUNS = 10_000;
+const REASONS = new Set([
+  'truncated',
+  'non-minimal',
+  'out-of-order',
+  'duplicate',
+  'unknown-even-type',
+  'length-overflow',
+  'invalid-value',
+  'too-large',
+  'bad-hmac',
+]);
+
+/** Runs `fn` on 10,000 random inputs: it may return or throw a CodecError with a known reason, nothing else. */
+function neverThrowsOtherThanCodecError<T>(arb: fc.Arbitrary<T>, fn: (input: T) => unknown): void {
+  fc.assert(
+    fc.property(arb, (input) => {
+      try {
+        fn(input);
+      } catch (e) {
+        if (!(e instanceof CodecError) || !REASONS.has(e.reason) || e.message.length < 10) throw e;
+      }
+    }),
+    { numRuns: RUNS },
+  );
+}
+
+const bytes = (maxLength = 64) => fc.uint8Array({ maxLength });
+const u64 = fc.bigInt({ min: 0n, max: (1n << 64n) - 1n });
+const customType = fc.bigInt({ min: 65536n, max: (1n << 64n) - 1n });
+
+const sortedRecords = (type: fc.Arbitrary<bigint>) =>
+  fc
+    .uniqueArray(fc.record({ type, value: bytes(40) }), { selector: (r) => r.type, maxLength: 6 })
+    .map((rs) =>
+      rs.map((r) => ({ type: r.type, value: r.value })).sort((a, b) => (a.type < b.type ? -1 : 1)),
+    );
+
+describe('BigSize', () => {
+  test('encode then decode is identity', () => {
+    fc.assert(
+      fc.property(u64, (v) => {
+        const enc = encodeBigSize(v);
+        assert.deepEqual(decodeBigSize(enc), { value: v, length: enc.length });
+      }),
+    );
+  });
+  test('random bytes: only CodecError', () => neverThrowsOtherThanCodecError(bytes(12), decodeBigSize));
+});
+
+describe('truncated integers', () => {
+  for (const max of [2, 4, 8] as const) {
+    test(`tu${8 * max}: encode then decode is identity`, () => {
+      fc.assert(
+        fc.property(fc.bigInt({ min: 0n, max: (1n << BigInt(8 * max)) - 1n }), (v) => {
+          assert.equal(decodeTruncated(encodeTruncated(v, max), max), v);
+        }),
+      );
+    });
+    test(`tu${8 * max}: random bytes only CodecError`, () =>
+      neverThrowsOtherThanCodecError(bytes(10), (b) => decodeTruncated(b, max)));
+  }
+});
+
+describe('TLV stream', () => {
+  test('encode then decode is identity', () => {
+    fc.assert(
+      fc.property(sortedRecords(u64), (records) => {
+        assert.deepEqual(decodeTlvStream(encodeTlvStream(records), { isKnown: () => true }), records);
+      }),
+    );
+  });
+  test('random bytes: only CodecError', () =>
+    neverThrowsOtherThanCodecError(bytes(80), (b) => decodeTlvStream(b)));
+});
+
+describe('hop payloads', () => {
+  const amount = fc.bigInt({ min: 0n, max: (1n << 64n) - 1n });
+  const cltv = fc.integer({ min: 0, max: 0xffffffff });
+
+  test('intermediate: encode then decode is identity', () => {
+    fc.assert(
+      fc.property(amount, cltv, u64, (amt, c, scid) => {
+        const framed = withLengthPrefix(
+          encodeIntermediatePayload({ amtToForward: amt, outgoingCltvValue: c, shortChannelId: scid }),
+        );
+        const d = decodeHopPayload(stripLengthPrefix(framed));
+        assert.deepEqual([d.amtToForward, d.outgoingCltvValue, d.shortChannelId], [amt, c, scid]);
+      }),
+    );
+  });
+
+  test('final: encode then decode is identity', () => {
+    const paymentData = fc.option(
+      fc
+        .tuple(fc.uint8Array({ minLength: 32, maxLength: 32 }), amount)
+        .map(([paymentSecret, totalMsat]) => ({ paymentSecret, totalMsat })),
+      {
+        nil: undefined,
+      },
+    );
+    fc.assert(
+      fc.property(
+        amount,
+        cltv,
+        paymentData,
+        sortedRecords(customType),
+        (amt, c, pd, records: TlvRecord[]) => {
+          const tlv = encodeFinalPayload({
+            amtToForward: amt,
+            outgoingCltvValue: c,
+            paymentData: pd,
+            customRecords: records,
+          });
+          const d = decodeHopPayload(stripLengthPrefix(withLengthPrefix(tlv)));
+          assert.equal(d.amtToForward, amt);
+          assert.equal(d.outgoingCltvValue, c);
+          assert.deepEqual(d.paymentData, pd);
+          assert.deepEqual(d.customRecords, records);
+        },
+      ),
+    );
+  });
+
+  test('random bytes: only CodecError', () =>
+    neverThrowsOtherThanCodecError(bytes(120), (b) => decodeHopPayload(stripLengthPrefix(b))));
+});
+
+describe('short_channel_id text', () => {
+  test('to string and back is identity', () => {
+    fc.assert(fc.property(u64, (v) => assert.equal(scidFromString(scidToString(v)), v)));
+  });
+  test('random text: only CodecError', () =>
+    neverThrowsOtherThanCodecError(fc.string({ maxLength: 30 }), scidFromString));
+});
+
+describe('failure messages and replies', () => {
+  test('random failure messages: only CodecError', () =>
+    neverThrowsOtherThanCodecError(bytes(300), decodeFailureMessage));
+  test('random replies against random route secrets: only CodecError', () => {
+    const secrets = [randomBytes(32), randomBytes(32), randomBytes(32)];
+    neverThrowsOtherThanCodecError(bytes(400), (b) => decryptFailureReply(secrets, b));
+  });
+});
+
+describe('Sphinx onion', () => {
+  const nodes = randomNodes(4);
+  const assoc = randomBytes(32);
+
+  test('build then peel returns every payload', () => {
+    const payload = fc.uint8Array({ minLength: 1, maxLength: 250 }).map((b) => withLengthPrefix(b));
+    fc.assert(
+      fc.property(fc.array(payload, { minLength: 1, maxLength: 4 }), (payloads) => {
+        const hops = payloads.map((p, i) => ({
+          pubkey: (nodes[i] as { pubkey: Uint8Array }).pubkey,
+          payload: p,
+        }));
+        let packet = buildOnion(hops, randomBytes(32), assoc).packet;
+        for (const [i, h] of hops.entries()) {
+          const peeled = peelOnion(packet, (nodes[i] as { secretKey: Uint8Array }).secretKey, assoc);
+          assert.deepEqual(peeled.framedPayload, h.payload);
+          assert.equal(peeled.isFinal, i === hops.length - 1);
+          packet = peeled.nextOnion;
+        }
+      }),
+      { numRuns: 50 },
+    );
+  });
+
+  test('random packets: only CodecError', () => {
+    // Half the packets get version 0 and a real point, so the HMAC and payload checks are reached too.
+    const packet = fc
+      .tuple(fc.boolean(), fc.uint8Array({ minLength: 1366, maxLength: 1366 }))
+      .map(([deep, p]) => {
+        if (deep) {
+          p[0] = 0;
+          p.set(nodes[0]?.pubkey as Uint8Array, 1);
+        }
+        return p;
+      });
+    neverThrowsOtherThanCodecError(packet, (p) =>
+      peelOnion(p, (nodes[1] as { secretKey: Uint8Array }).secretKey, assoc),
+    );
+  });
+});
