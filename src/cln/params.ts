@@ -1,0 +1,59 @@
+import { INVALID_PARAMS, MethodError } from './plugin.js';
+
+type Params = Record<string, unknown>;
+
+function bad(name: string, why: string, got: unknown): never {
+  throw new MethodError(INVALID_PARAMS, `${name}: ${why}, got ${JSON.stringify(got)}`);
+}
+
+/** Checks for what callers (lightning-cli, scripts) send: each error names the parameter. */
+export const param = {
+  hash(p: Params, name: string): string {
+    const v = p[name];
+    if (typeof v !== 'string' || !/^[0-9a-fA-F]{64}$/.test(v)) bad(name, 'must be 64 hex characters', v);
+    return v.toLowerCase();
+  },
+
+  pubkey(p: Params, name: string): string {
+    const v = p[name];
+    if (typeof v !== 'string' || !/^0[23][0-9a-fA-F]{64}$/.test(v))
+      bad(name, 'must be a 33-byte node id in hex', v);
+    return v.toLowerCase();
+  },
+
+  /** A whole number of msat; accepts "1000", "1000msat" and "1sat" as lightning-cli users write them. */
+  msat(p: Params, name: string, opts: { min?: number; fallback?: number } = {}): number {
+    const v = p[name];
+    if (v === undefined || v === null) {
+      if (opts.fallback !== undefined) return opts.fallback;
+      bad(name, 'is required', v);
+    }
+    const m = /^(\d+)(msat|sat)?$/.exec(String(v));
+    const n = m ? Number(m[1]) * (m[2] === 'sat' ? 1000 : 1) : Number.NaN;
+    if (!Number.isSafeInteger(n)) bad(name, 'must be a whole number of msat', v);
+    if (opts.min !== undefined && n < opts.min) bad(name, `must be at least ${opts.min}`, v);
+    return n;
+  },
+
+  seconds(p: Params, name: string, fallback: number): number {
+    const v = p[name] ?? fallback;
+    const n = Number(v);
+    if (!Number.isFinite(n) || n < 0) bad(name, 'must be a number of seconds >= 0', v);
+    return n;
+  },
+
+  optionalString(p: Params, name: string): string | undefined {
+    const v = p[name];
+    if (v === undefined || v === null) return undefined;
+    if (typeof v !== 'string') bad(name, 'must be a string', v);
+    return v;
+  },
+
+  bool(p: Params, name: string): boolean {
+    const v = p[name];
+    if (v === undefined || v === null) return false;
+    if (v === true || v === 'true') return true;
+    if (v === false || v === 'false') return false;
+    bad(name, 'must be true or false', v);
+  },
+};

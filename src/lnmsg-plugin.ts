@@ -1,0 +1,227 @@
+import { HtlcAcceptedRequest } from './cln/hook-types.js';
+import { param } from './cln/params.js';
+import { captureConsole, INVALID_PARAMS, MethodError, Plugin, type PluginContext } from './cln/plugin.js';
+import { DEFAULT_MESSAGE_TLV_TYPE } from './onion/capacity.js';
+import { messageView } from './receive/format.js';
+import { RECEIVER_DEFAULTS, Receiver } from './receive/receiver.js';
+import { SendError, Sender } from './send/sender.js';
+import { DatastoreKv } from './store/kv.js';
+import { MessageStore } from './store/messages.js';
+import { fromHex, utf8 } from './wire/bytes.js';
+import { CUSTOM_RECORD_MIN } from './wire/hop-payload.js';
+
+/** Error codes of lnmsg's RPC methods (documented in the README). */
+export const LNMSG_ERRORS = { refused: 1601, 'no-route': 1602, 'too-large': 1603, timeout: 1604 };
+
+/** Record types lnmsg or keysend use for something else. */
+const RESERVED_TYPES = new Set([5482373484n, 34349337n, 34349339n, 34349343n]);
+
+export function tlvTypeProblem(value: unknown): string | undefined {
+  if (typeof value !== 'number' || !Number.isSafeInteger(value))
+    return `lnmsg-tlv-type must be a whole number, got ${value}`;
+  const t = BigInt(value);
+  if (t < CUSTOM_RECORD_MIN) return `lnmsg-tlv-type ${t} is below 65536: BOLT 4 reserves those types`;
+  if (RESERVED_TYPES.has(t)) return `lnmsg-tlv-type ${t} is reserved (keysend preimage or a chat record)`;
+  return undefined;
+}
+
+function positive(name: string, value: unknown): string | undefined {
+  return typeof value === 'number' && Number.isSafeInteger(value) && value >= 0
+    ? undefined
+    : `${name} must be a whole number >= 0, got ${value}`;
+}
+
+/** lnmsg as a Core Lightning plugin: options, RPC methods and the htlc_accepted hook. */
+export function lnmsgPlugin(): Plugin {
+  let receiver: Receiver | undefined;
+  let sender: Sender | undefined;
+  const ready = () => {
+    if (!receiver || !sender) throw new MethodError(-32603, 'lnmsg is not initialised yet');
+    return { receiver, sender };
+  };
+
+  const plugin = new Plugin({ dynamic: true })
+    .option('lnmsg-tlv-type', {
+      type: 'int',
+      default: Number(DEFAULT_MESSAGE_TLV_TYPE),
+      description: 'TLV record type of the message in the final hop payload (>= 65536)',
+    })
+    .option('lnmsg-max-message-bytes', {
+      type: 'int',
+      default: RECEIVER_DEFAULTS.maxMessageBytes,
+      description: 'Largest message accepted; larger ones are refused',
+    })
+    .option('lnmsg-min-amount-msat', {
+      type: 'int',
+      default: RECEIVER_DEFAULTS.minAmountMsat,
+      description: 'Smallest payment that may carry a message',
+    })
+    .notification('lnmsg_received')
+    .onInit(async (ctx) => {
+      const o = ctx.options;
+      const problem =
+        tlvTypeProblem(o['lnmsg-tlv-type']) ??
+        positive('lnmsg-max-message-bytes', o['lnmsg-max-message-bytes']) ??
+        positive('lnmsg-min-amount-msat', o['lnmsg-min-amount-msat']);
+      if (problem) return problem;
+      const store = new MessageStore(new DatastoreKv(ctx.rpc));
+      const r = new Receiver(
+        store,
+        {
+          ...RECEIVER_DEFAULTS,
+          tlvType: BigInt(o['lnmsg-tlv-type'] as number),
+          maxMessageBytes: o['lnmsg-max-message-bytes'] as number,
+          minAmountMsat: o['lnmsg-min-amount-msat'] as number,
+        },
+        (level, message) => ctx.log(level, message),
+      );
+      await r.load();
+      r.onMessage((m) => ctx.notify('lnmsg_received', messageView(m)));
+      receiver = r;
+      sender = new Sender(ctx.rpc, (m) => ctx.log('info', m));
+      return undefined;
+    })
+    .hook('htlc_accepted', { before: ['keysend'], fallback: { result: 'continue' } }, (payload) => {
+      // Every HTLC the node handles passes here: anything we cannot read is not ours.
+      const req = HtlcAcceptedRequest.safeParse(payload);
+      if (!req.success || !receiver) return { result: 'continue' };
+      return receiver.onHtlcAccepted(req.data);
+    })
+    .method(
+      'sendmessage',
+      {
+        usage: 'destination payment_hash msatoshi message [retry_for] [maxfee_msat]',
+        description: 'Pay payment_hash at destination with a message in the final hop payload',
+      },
+      (p, ctx) => sendMessage(p, ctx, ready().sender),
+    )
+    .method(
+      'receivemessage_new',
+      { usage: '[amount_msat] [label] [hold]', description: 'A new payment hash to receive a message on' },
+      async (p) => {
+        const inv = await ready().receiver.newInvoice({
+          amountMsat: param.msat(p, 'amount_msat', { fallback: 0 }),
+          label: param.optionalString(p, 'label'),
+          hold: param.bool(p, 'hold'),
+        });
+        return inv.paymentHash;
+      },
+    )
+    .method(
+      'receivemessage_poll',
+      {
+        usage: 'payment_hash',
+        description: 'null until the message for payment_hash arrived, then {amount, message}',
+      },
+      async (p) => {
+        const m = await ready().receiver.message(param.hash(p, 'payment_hash'));
+        return m ? messageView(m) : null;
+      },
+    )
+    .method(
+      'receivemessage_wait',
+      {
+        usage: 'payment_hash [timeout]',
+        description: 'Wait up to timeout seconds (default 60) for the message',
+      },
+      async (p) => {
+        const { receiver } = ready();
+        const hash = param.hash(p, 'payment_hash');
+        if (!receiver.isOurs(hash))
+          throw new MethodError(INVALID_PARAMS, `payment_hash ${hash} was not made by lnmsg`);
+        const m = await receiver.wait(hash, param.seconds(p, 'timeout', 60) * 1000);
+        return m ? messageView(m) : null;
+      },
+    )
+    .method(
+      'receivemessage_list',
+      { usage: '', description: 'Every message received, oldest first' },
+      async () => ({
+        messages: (await ready().receiver.messages()).map(messageView),
+      }),
+    )
+    .method(
+      'receivemessage_accept',
+      { usage: 'payment_hash', description: 'Settle a held message payment' },
+      (p) => decide(ready().receiver, param.hash(p, 'payment_hash'), { accept: true }),
+    )
+    .method(
+      'receivemessage_reject',
+      {
+        usage: 'payment_hash [reason]',
+        description: 'Refuse a held message payment: the payer gets the money back',
+      },
+      (p) =>
+        decide(ready().receiver, param.hash(p, 'payment_hash'), {
+          accept: false,
+          reason: param.optionalString(p, 'reason') ?? 'rejected by the payee',
+        }),
+    );
+  captureConsole(plugin);
+  return plugin;
+}
+
+function decide(receiver: Receiver, hash: string, d: Parameters<Receiver['decide']>[1]) {
+  if (!receiver.decide(hash, d))
+    throw new MethodError(INVALID_PARAMS, `nothing is held for payment_hash ${hash}`);
+  return { payment_hash: hash, status: d.accept ? 'settled' : 'rejected' };
+}
+
+function messageBytes(p: Record<string, unknown>): Uint8Array {
+  if (typeof p.message_hex === 'string') return fromHex(p.message_hex, 'message_hex');
+  if (typeof p.message !== 'string') {
+    throw new MethodError(
+      INVALID_PARAMS,
+      `message: must be a string (or give message_hex), got ${JSON.stringify(p.message)}`,
+    );
+  }
+  return utf8.encode(p.message);
+}
+
+async function sendMessage(p: Record<string, unknown>, ctx: PluginContext, sender: Sender) {
+  const destination = param.pubkey(p, 'destination');
+  const paymentHash = param.hash(p, 'payment_hash');
+  const amountMsat = param.msat(p, p.amount_msat !== undefined ? 'amount_msat' : 'msatoshi', { min: 1 });
+  let message: Uint8Array;
+  try {
+    message = messageBytes(p);
+  } catch (e) {
+    throw e instanceof MethodError ? e : new MethodError(INVALID_PARAMS, (e as Error).message);
+  }
+  const tlvType = BigInt(ctx.options['lnmsg-tlv-type'] as number);
+  try {
+    const r = await sender.send({
+      destination,
+      paymentHash,
+      amountMsat,
+      final: { records: [{ type: tlvType, value: message }] },
+      retryForSeconds: param.seconds(p, 'retry_for', 60),
+      maxFeeMsat: param.msat(p, 'maxfee_msat', { fallback: Math.max(5000, Math.ceil(amountMsat / 100)) }),
+      finalCltv: 18,
+    });
+    return {
+      send: r.send,
+      wait: r.wait,
+      status: 'complete',
+      payment_hash: paymentHash,
+      payment_preimage: r.paymentPreimage,
+      destination,
+      amount_msat: amountMsat,
+      amount_sent_msat: r.amountSentMsat,
+      fee_msat: r.feeMsat,
+      attempts: r.attempts,
+      method: r.method,
+      message_bytes: message.length,
+      route: r.path.map((h) => ({
+        short_channel_id_dir: h.short_channel_id_dir,
+        node_id: h.node_id_out,
+        amount_msat: h.amount_out_msat,
+      })),
+      failures: r.failures,
+    };
+  } catch (e) {
+    if (e instanceof SendError)
+      throw new MethodError(LNMSG_ERRORS[e.kind], e.message, { failures: e.failures });
+    throw e;
+  }
+}

@@ -1,0 +1,96 @@
+import type { OnionHop } from '../onion/sphinx.js';
+import { fromHex } from '../wire/bytes.js';
+import {
+  encodeFinalPayload,
+  encodeIntermediatePayload,
+  type PaymentData,
+  withLengthPrefix,
+} from '../wire/hop-payload.js';
+import { scidFromString } from '../wire/scid.js';
+import type { TlvRecord } from '../wire/tlv.js';
+
+/** One channel of a route, as askrene's `getroutes` describes it (OBSERVED.md). */
+export interface PathHop {
+  short_channel_id_dir: string;
+  node_id_in: string;
+  node_id_out: string;
+  amount_in_msat: number;
+  amount_out_msat: number;
+  cltv_in: number;
+  cltv_out: number;
+}
+
+export interface FinalContents {
+  records: readonly TlvRecord[];
+  paymentData?: PaymentData;
+}
+
+export function channelOf(hop: PathHop): bigint {
+  return scidFromString(hop.short_channel_id_dir.split('/')[0] as string);
+}
+
+function forwardPayload(hop: PathHop, blockheight: number): Uint8Array {
+  return withLengthPrefix(
+    encodeIntermediatePayload({
+      amtToForward: BigInt(hop.amount_out_msat),
+      outgoingCltvValue: blockheight + hop.cltv_out,
+      shortChannelId: channelOf(hop),
+    }),
+  );
+}
+
+/**
+ * Onion hops for a path. With `senderHop` (for `injectpaymentonion`, which processes the onion as
+ * if a peer had sent it) the sender's own forwarding payload comes first.
+ */
+export function onionHops(
+  path: readonly PathHop[],
+  blockheight: number,
+  final: FinalContents,
+  senderHop: boolean,
+): OnionHop[] {
+  if (path.length === 0) throw new Error('empty route');
+  const last = path[path.length - 1] as PathHop;
+  const hops: OnionHop[] = [];
+  if (senderHop) {
+    hops.push({
+      pubkey: fromHex((path[0] as PathHop).node_id_in),
+      payload: forwardPayload(path[0] as PathHop, blockheight),
+    });
+  }
+  for (let i = 1; i < path.length; i++) {
+    const hop = path[i] as PathHop;
+    hops.push({ pubkey: fromHex(hop.node_id_in), payload: forwardPayload(hop, blockheight) });
+  }
+  hops.push({
+    pubkey: fromHex(last.node_id_out),
+    payload: withLengthPrefix(
+      encodeFinalPayload({
+        amtToForward: BigInt(last.amount_out_msat),
+        outgoingCltvValue: blockheight + last.cltv_out,
+        paymentData: final.paymentData,
+        customRecords: final.records,
+      }),
+    ),
+  });
+  return hops;
+}
+
+/** A legacy `getroute` route as a `getroutes` path (for nodes older than v24.08). */
+export function pathFromGetroute(
+  self: string,
+  route: { id: string; channel: string; direction: number; amount_msat: number; delay: number }[],
+): PathHop[] {
+  return route.map((r, i) => {
+    const prev = route[i - 1];
+    return {
+      short_channel_id_dir: `${r.channel}/${r.direction}`,
+      node_id_in: prev ? prev.id : self,
+      node_id_out: r.id,
+      amount_in_msat: prev ? prev.amount_msat : r.amount_msat,
+      amount_out_msat: r.amount_msat,
+      cltv_in: prev ? prev.delay : r.delay,
+      cltv_out: r.delay,
+    };
+  });
+}

@@ -1,0 +1,351 @@
+import { randomBytes } from 'node:crypto';
+import { type Rpc, RpcError } from '../cln/rpc.js';
+import { decodeFailureMessage, decryptFailureReply, failureCodeName, NODE } from '../onion/failure.js';
+import { HOP_PAYLOADS_SIZE, hopPayloadsSize } from '../onion/sphinx.js';
+import { fromHex, toHex } from '../wire/bytes.js';
+import { CodecError } from '../wire/errors.js';
+import { type FinalContents, onionHops, type PathHop, pathFromGetroute } from './route.js';
+
+export interface SendRequest {
+  destination: string;
+  paymentHash: string;
+  amountMsat: number;
+  final: FinalContents;
+  retryForSeconds: number;
+  maxFeeMsat: number;
+  finalCltv: number;
+  /** Multi-part sends give each part its own id within the group. */
+  partId?: number;
+  groupId?: number;
+}
+
+export interface Failure {
+  attempt: number;
+  erringIndex?: number;
+  erringNode?: string;
+  erringChannel?: string;
+  code?: number;
+  codeName: string;
+  message: string;
+}
+
+export interface SendResult {
+  paymentPreimage: string;
+  path: PathHop[];
+  attempts: number;
+  failures: Failure[];
+  feeMsat: number;
+  amountSentMsat: number;
+  method: 'injectpaymentonion' | 'sendonion';
+  send: unknown;
+  wait: unknown;
+}
+
+/** A send that ended without the payment settling. */
+export class SendError extends Error {
+  constructor(
+    message: string,
+    readonly failures: Failure[],
+    readonly kind: 'refused' | 'no-route' | 'too-large' | 'timeout',
+  ) {
+    super(message);
+  }
+}
+
+const UNKNOWN_COMMAND = -32601;
+const ONION_REPLY_UNDECRYPTED = 218;
+const ALREADY_PAID = 219;
+
+interface Attempt {
+  ok: boolean;
+  preimage?: string;
+  failure?: Failure;
+  send?: unknown;
+  wait?: unknown;
+}
+
+/**
+ * Pays a payment hash with a custom final payload: askrene routes, `createonion` builds,
+ * `injectpaymentonion` (or `sendonion` on older nodes) sends, and each failure teaches askrene
+ * something before the next try.
+ */
+export class Sender {
+  private injectSupported = true;
+  private getroutesSupported = true;
+
+  constructor(
+    private readonly rpc: Rpc,
+    private readonly log: (message: string) => void = () => {},
+  ) {}
+
+  async send(req: SendRequest): Promise<SendResult> {
+    const info = await this.rpc.call<{ id: string; blockheight: number }>('getinfo');
+    const layer = `lnmsg-${req.paymentHash.slice(0, 16)}-${toHex(randomBytes(4))}`;
+    const hasLayer = await this.createLayer(layer);
+    const deadline = Date.now() + req.retryForSeconds * 1000;
+    const failures: Failure[] = [];
+    try {
+      for (let attempt = 1; ; attempt++) {
+        const path = await this.route(info.id, req, hasLayer ? layer : undefined, failures);
+        const senderHop = this.injectSupported;
+        this.checkFits(path, info.blockheight, req, senderHop);
+        const result = await this.attempt(path, info.blockheight, req, attempt);
+        if (result.ok) {
+          const first = path[0] as PathHop;
+          const sent = senderHop ? first.amount_in_msat : first.amount_out_msat;
+          return {
+            paymentPreimage: result.preimage as string,
+            path,
+            attempts: attempt,
+            failures,
+            feeMsat: sent - req.amountMsat,
+            amountSentMsat: sent,
+            method: this.injectSupported ? 'injectpaymentonion' : 'sendonion',
+            send: result.send,
+            wait: result.wait,
+          };
+        }
+        const failure = { ...(result.failure as Failure), attempt };
+        failures.push(failure);
+        this.log(`attempt ${attempt} failed: ${describe(failure)}`);
+        if (failure.erringIndex === path.length) {
+          throw new SendError(`the payee refused the payment: ${describe(failure)}`, failures, 'refused');
+        }
+        if (failure.erringIndex === undefined) {
+          throw new SendError(
+            `the payment failed and no node can be blamed: ${failure.message}`,
+            failures,
+            'refused',
+          );
+        }
+        if (Date.now() >= deadline) {
+          throw new SendError(
+            `gave up after ${attempt} attempts (retry_for ${req.retryForSeconds}s); last: ${describe(failure)}`,
+            failures,
+            'timeout',
+          );
+        }
+        if (hasLayer) await this.learn(layer, path, failure);
+      }
+    } finally {
+      if (hasLayer) await this.rpc.call('askrene-remove-layer', { layer }).catch(() => {});
+    }
+  }
+
+  private async createLayer(layer: string): Promise<boolean> {
+    if (!this.getroutesSupported) return false;
+    try {
+      await this.rpc.call('askrene-create-layer', { layer });
+      return true;
+    } catch (e) {
+      if (e instanceof RpcError && e.code === UNKNOWN_COMMAND) return false;
+      throw e;
+    }
+  }
+
+  private async route(self: string, req: SendRequest, layer: string | undefined, failures: Failure[]) {
+    if (this.getroutesSupported) {
+      try {
+        const { routes } = await this.rpc.call<{ routes: { path: PathHop[] }[] }>('getroutes', {
+          source: self,
+          destination: req.destination,
+          amount_msat: req.amountMsat,
+          layers: ['auto.localchans', 'auto.sourcefree', ...(layer ? [layer] : [])],
+          maxfee_msat: req.maxFeeMsat,
+          final_cltv: req.finalCltv,
+        });
+        // A message rides one HTLC: take the most probable single path.
+        const single = routes.find((r) => r.path.length > 0);
+        if (single && routes.length === 1) return single.path;
+        throw new SendError(
+          `askrene split ${req.amountMsat} msat over ${routes.length} paths; lnmsg sends one HTLC: try a smaller amount`,
+          failures,
+          'no-route',
+        );
+      } catch (e) {
+        if (e instanceof RpcError && e.code === UNKNOWN_COMMAND) this.getroutesSupported = false;
+        else if (e instanceof RpcError) throw new SendError(`no route: ${e.message}`, failures, 'no-route');
+        else throw e;
+      }
+    }
+    try {
+      const { route } = await this.rpc.call<{ route: Parameters<typeof pathFromGetroute>[1] }>('getroute', {
+        id: req.destination,
+        amount_msat: req.amountMsat,
+        riskfactor: 1,
+        cltv: req.finalCltv,
+      });
+      return pathFromGetroute(self, route);
+    } catch (e) {
+      if (e instanceof RpcError) throw new SendError(`no route: ${e.message}`, failures, 'no-route');
+      throw e;
+    }
+  }
+
+  private checkFits(path: PathHop[], blockheight: number, req: SendRequest, senderHop: boolean): void {
+    const size = hopPayloadsSize(onionHops(path, blockheight, req.final, senderHop).map((h) => h.payload));
+    if (size > HOP_PAYLOADS_SIZE) {
+      throw new SendError(
+        `the message needs ${size - HOP_PAYLOADS_SIZE} bytes more than a ${path.length}-hop onion holds`,
+        [],
+        'too-large',
+      );
+    }
+  }
+
+  private async attempt(
+    path: PathHop[],
+    blockheight: number,
+    req: SendRequest,
+    attempt: number,
+  ): Promise<Attempt> {
+    if (this.injectSupported) {
+      try {
+        return await this.inject(path, blockheight, req);
+      } catch (e) {
+        if (!(e instanceof RpcError && e.code === UNKNOWN_COMMAND)) throw e;
+        this.injectSupported = false;
+      }
+    }
+    return this.sendonion(path, blockheight, req, attempt);
+  }
+
+  private async createOnion(path: PathHop[], blockheight: number, req: SendRequest, senderHop: boolean) {
+    const hops = onionHops(path, blockheight, req.final, senderHop);
+    return this.rpc.call<{ onion: string; shared_secrets: string[] }>('createonion', {
+      hops: hops.map((h) => ({ pubkey: toHex(h.pubkey), payload: toHex(h.payload) })),
+      assocdata: req.paymentHash,
+    });
+  }
+
+  private async inject(path: PathHop[], blockheight: number, req: SendRequest): Promise<Attempt> {
+    const first = path[0] as PathHop;
+    const onion = await this.createOnion(path, blockheight, req, true);
+    try {
+      const send = await this.rpc.call<{ payment_preimage: string }>('injectpaymentonion', {
+        onion: onion.onion,
+        payment_hash: req.paymentHash,
+        amount_msat: first.amount_in_msat,
+        cltv_expiry: blockheight + first.cltv_in,
+        partid: req.partId ?? 1,
+        groupid: req.groupId ?? Date.now() % 2 ** 32,
+        destination_msat: req.amountMsat,
+        destination: req.destination,
+      });
+      return { ok: true, preimage: send.payment_preimage, send, wait: { status: 'complete', ...send } };
+    } catch (e) {
+      if (!(e instanceof RpcError) || e.code === UNKNOWN_COMMAND) throw e;
+      const paid = (e.data as { payment_preimage?: string } | undefined)?.payment_preimage;
+      if (e.code === ALREADY_PAID && paid) return { ok: true, preimage: paid, send: e.data, wait: e.data };
+      const reply = (e.data as { onionreply?: string } | undefined)?.onionreply;
+      if (e.code !== ONION_REPLY_UNDECRYPTED || !reply) {
+        return {
+          ok: false,
+          failure: { attempt: 0, erringIndex: 0, codeName: 'local_failure', message: e.message },
+        };
+      }
+      return { ok: false, failure: decodeReply(path, onion.shared_secrets, reply) };
+    }
+  }
+
+  private async sendonion(
+    path: PathHop[],
+    blockheight: number,
+    req: SendRequest,
+    attempt: number,
+  ): Promise<Attempt> {
+    const first = path[0] as PathHop;
+    const onion = await this.createOnion(path, blockheight, req, false);
+    const partid = req.partId ?? 0;
+    const send = await this.rpc.call('sendonion', {
+      onion: onion.onion,
+      first_hop: { id: first.node_id_out, amount_msat: first.amount_out_msat, delay: first.cltv_out },
+      payment_hash: req.paymentHash,
+      shared_secrets: onion.shared_secrets,
+      amount_msat: req.amountMsat,
+      destination: req.destination,
+      ...(partid ? { partid, groupid: req.groupId } : {}),
+    });
+    try {
+      const wait = await this.rpc.call<{ payment_preimage: string }>('waitsendpay', {
+        payment_hash: req.paymentHash,
+        ...(partid ? { partid, groupid: req.groupId } : {}),
+      });
+      return { ok: true, preimage: wait.payment_preimage, send, wait };
+    } catch (e) {
+      if (!(e instanceof RpcError)) throw e;
+      const d = (e.data ?? {}) as {
+        erring_index?: number;
+        erring_node?: string;
+        erring_channel?: string;
+        failcode?: number;
+      };
+      return {
+        ok: false,
+        failure: {
+          attempt,
+          erringIndex: d.erring_index,
+          erringNode: d.erring_node,
+          erringChannel: d.erring_channel,
+          code: d.failcode,
+          codeName: d.failcode === undefined ? 'unknown' : failureCodeName(d.failcode),
+          message: e.message,
+        },
+      };
+    }
+  }
+
+  /** Tells askrene what the failure showed, so the next route avoids it. */
+  private async learn(layer: string, path: PathHop[], f: Failure): Promise<void> {
+    const i = f.erringIndex ?? 0;
+    const hop = path[i];
+    if (!hop) return;
+    if (f.code !== undefined && f.code & NODE && i > 0) {
+      await this.rpc.call('askrene-disable-node', { layer, node: hop.node_id_in });
+    } else {
+      await this.rpc.call('askrene-inform-channel', {
+        layer,
+        short_channel_id_dir: hop.short_channel_id_dir,
+        amount_msat: hop.amount_out_msat,
+        inform: 'constrained',
+      });
+    }
+  }
+}
+
+/** Decrypts an `injectpaymentonion` failure (code 218) with the onion's shared secrets. */
+export function decodeReply(path: PathHop[], sharedSecrets: string[], reply: string): Failure {
+  try {
+    const f = decryptFailureReply(
+      sharedSecrets.map((s) => fromHex(s)),
+      fromHex(reply, 'onionreply'),
+    );
+    const msg = decodeFailureMessage(f.failureMessage);
+    // The onion starts with our own hop, so its index is waitsendpay's erring_index: 0 is us.
+    const hop = path[f.hopIndex];
+    return {
+      attempt: 0,
+      erringIndex: f.hopIndex,
+      erringNode: f.hopIndex === 0 ? path[0]?.node_id_in : path[f.hopIndex - 1]?.node_id_out,
+      erringChannel: hop?.short_channel_id_dir ?? path.at(-1)?.short_channel_id_dir,
+      code: msg.code,
+      codeName: msg.codeName,
+      message: `${msg.codeName} from hop ${f.hopIndex}`,
+    };
+  } catch (e) {
+    if (!(e instanceof CodecError)) throw e;
+    return {
+      attempt: 0,
+      codeName: 'unreadable_reply',
+      message: `failure reply could not be decrypted: ${e.message}`,
+    };
+  }
+}
+
+export function describe(f: Failure): string {
+  const where = [
+    f.erringNode ? `node ${f.erringNode}` : undefined,
+    f.erringChannel ? `channel ${f.erringChannel}` : undefined,
+  ].filter(Boolean);
+  return `${f.codeName}${f.code === undefined ? '' : ` (0x${f.code.toString(16)})`}${where.length ? ` at ${where.join(', ')}` : ''}`;
+}
