@@ -1,0 +1,191 @@
+import { Command, CommanderError, Option } from 'commander';
+import { CAPACITY_DEFAULTS } from '../onion/capacity.js';
+import { utf8 } from '../wire/bytes.js';
+import { capacityTable, formatCapacity } from './capacity.js';
+import { type ConnectionOptions, NodeConnection } from './connection.js';
+import { formatDemo, runDemo } from './demo.js';
+import { CliError, EXIT } from './exit.js';
+import { decide, formatMessage, type MessageView, newPaymentHash, waitForMessage } from './receive.js';
+import { formatSend, send } from './send.js';
+
+type Out = (text: string) => void;
+
+function wholeNumber(name: string) {
+  return (v: string) => {
+    if (!/^\d+$/.test(v)) throw new CliError(`${name} ${JSON.stringify(v)}: a whole number`, EXIT.usage);
+    return v;
+  };
+}
+
+/** Builds the `lnmsg` command line; `out` receives what is printed on stdout. */
+export function cli(out: Out = (t) => process.stdout.write(`${t}\n`)): Command {
+  const program = new Command('lnmsg')
+    .description('Send and receive messages inside Lightning payments (Core Lightning + the lnmsg plugin)')
+    .option('--lightning-dir <dir>', "lightningd's directory, as for lightning-cli", undefined)
+    .option('--network <name>', 'bitcoin, testnet, signet or regtest', 'bitcoin')
+    .option('--rpc-file <path>', 'the RPC socket (default <lightning-dir>/<network>/lightning-rpc)')
+    .option('--json', 'print JSON for scripts')
+    .exitOverride()
+    .configureOutput({ writeErr: (s) => process.stderr.write(s) });
+
+  const globals = (cmd: Command) => cmd.optsWithGlobals() as ConnectionOptions & { json?: boolean };
+  const withNode = async <T>(cmd: Command, fn: (node: NodeConnection) => Promise<T>) => {
+    const node = new NodeConnection(globals(cmd));
+    try {
+      return await fn(node);
+    } finally {
+      node.close();
+    }
+  };
+
+  program
+    .command('demo')
+    .description('See a message ride a real 3-hop onion, peeled hop by hop (no node needed)')
+    .argument('[message...]', 'the message', ['hello from lnmsg'])
+    .action((words: string[], _o, cmd: Command) => {
+      const r = runDemo(utf8.encode(words.join(' ')));
+      out(globals(cmd).json ? JSON.stringify(r, null, 2) : formatDemo(r));
+    });
+
+  program
+    .command('capacity')
+    .description('Largest message one HTLC carries, for 1..20 hops')
+    .option(
+      '--amount-msat <n>',
+      'amount the payloads carry',
+      wholeNumber('--amount-msat'),
+      String(CAPACITY_DEFAULTS.amountMsat),
+    )
+    .option(
+      '--blockheight <n>',
+      'CLTV values the payloads carry',
+      wholeNumber('--blockheight'),
+      String(CAPACITY_DEFAULTS.blockheight),
+    )
+    .option(
+      '--tlv-type <n>',
+      'message record type',
+      wholeNumber('--tlv-type'),
+      String(CAPACITY_DEFAULTS.tlvType),
+    )
+    .option('--no-sender-hop', "onions without the sender's own hop (sendonion)")
+    .action(
+      (o: { amountMsat: string; blockheight: string; tlvType: string; senderHop: boolean }, cmd: Command) => {
+        const opts = {
+          amountMsat: BigInt(o.amountMsat),
+          blockheight: Number(o.blockheight),
+          tlvType: BigInt(o.tlvType),
+          senderHop: o.senderHop,
+        };
+        const rows = capacityTable(opts);
+        out(globals(cmd).json ? JSON.stringify(rows) : formatCapacity(rows, opts));
+      },
+    );
+
+  program
+    .command('receive')
+    .description('Print a payment hash, wait for the message paid to it, print it')
+    .option('--amount-msat <n>', 'least amount to accept')
+    .option('--label <text>', 'a label kept with the message')
+    .option(
+      '--timeout <seconds>',
+      'give up after this long (0: wait for ever)',
+      wholeNumber('--timeout'),
+      '0',
+    )
+    .option('--hold', 'see the message before the payment settles, then accept or refuse it')
+    .action(async (o, cmd: Command) => {
+      const json = globals(cmd).json;
+      await withNode(cmd, async (node) => {
+        const { paymentHash, nodeId } = await newPaymentHash(node, o);
+        if (json) out(JSON.stringify({ payment_hash: paymentHash, destination: nodeId }));
+        else {
+          out(`payment hash: ${paymentHash}`);
+          out(
+            `pay it with:  lnmsg send --destination ${nodeId} --payment-hash ${paymentHash} --amount-msat N --message ...`,
+          );
+          out('waiting for the message...');
+        }
+        const m: MessageView = await waitForMessage(node, paymentHash, Number(o.timeout));
+        out(json ? JSON.stringify(m) : formatMessage(m));
+        if (o.hold) {
+          const status = await decide(node, m);
+          out(
+            json
+              ? JSON.stringify({ payment_hash: paymentHash, status })
+              : status === 'held'
+                ? `held: decide with lnmsg accept ${paymentHash} or lnmsg reject ${paymentHash}`
+                : `payment ${status}`,
+          );
+        }
+      });
+    });
+
+  program
+    .command('send')
+    .description('Pay a payment hash with a message (asks for what is not given)')
+    .option('--destination <node_id>', 'the payee')
+    .option('--payment-hash <hash>', 'from lnmsg receive on the payee')
+    .option('--amount-msat <n>', 'amount to pay')
+    .addOption(new Option('--message <text>', 'the message as text').conflicts(['hex', 'file']))
+    .addOption(new Option('--hex <bytes>', 'the message as hex').conflicts(['file']))
+    .option('--file <path>', 'the message from a file (binary is fine)')
+    .option('--retry-for <seconds>', 'keep trying other routes this long (default 60)')
+    .action(async (o, cmd: Command) => {
+      await withNode(cmd, async (node) => {
+        const r = await send(node, o);
+        out(globals(cmd).json ? JSON.stringify(r) : formatSend(r));
+      });
+    });
+
+  program
+    .command('inbox')
+    .description('Every message received, oldest first')
+    .action(async (_o, cmd: Command) => {
+      await withNode(cmd, async (node) => {
+        const { messages } = await node.call<{ messages: MessageView[] }>('receivemessage_list');
+        if (globals(cmd).json) out(JSON.stringify(messages));
+        else if (messages.length === 0) out('no messages yet');
+        else
+          for (const m of messages)
+            out(`${new Date(m.received_at * 1000).toISOString()} ${m.payment_hash}\n${formatMessage(m)}\n`);
+      });
+    });
+
+  for (const [name, method] of [
+    ['accept', 'receivemessage_accept'],
+    ['reject', 'receivemessage_reject'],
+  ] as const) {
+    program
+      .command(name)
+      .description(name === 'accept' ? 'Settle a held message payment' : 'Refuse a held message payment')
+      .argument('<payment_hash>')
+      .argument(name === 'reject' ? '[reason]' : '[unused]')
+      .action(async (hash: string, reason: string | undefined, _o, cmd: Command) => {
+        await withNode(cmd, async (node) => {
+          const r = await node.call<{ status: string }>(method, {
+            payment_hash: hash,
+            ...(name === 'reject' && reason ? { reason } : {}),
+          });
+          out(globals(cmd).json ? JSON.stringify(r) : `payment ${r.status}`);
+        });
+      });
+  }
+  return program;
+}
+
+/** Runs the CLI and returns the exit code; errors are one line on stderr, never a stack trace. */
+export async function main(argv: string[]): Promise<number> {
+  try {
+    await cli().parseAsync(argv, { from: 'user' });
+    return EXIT.ok;
+  } catch (e) {
+    if (e instanceof CommanderError) return e.exitCode === 0 ? EXIT.ok : EXIT.usage;
+    if (e instanceof CliError) {
+      process.stderr.write(`lnmsg: ${e.message}\n`);
+      return e.code;
+    }
+    process.stderr.write(`lnmsg: unexpected error: ${(e as Error).message ?? e}\n`);
+    return EXIT.node;
+  }
+}
