@@ -1,0 +1,80 @@
+import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
+import { join } from 'node:path';
+import { test } from 'node:test';
+import { maxMessageBytes } from '../src/index.js';
+import { projectRoot } from './support/shared.js';
+
+const bin = join(projectRoot, 'bin', 'lnmsg');
+
+function lnmsg(...args: string[]) {
+  const r = spawnSync(process.execPath, [bin, ...args], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] });
+  return { code: r.status, stdout: r.stdout, stderr: r.stderr };
+}
+
+test('capacity --json lists 1..20 hops with the library values', () => {
+  const r = lnmsg('capacity', '--json');
+  assert.equal(r.code, 0);
+  const rows = JSON.parse(r.stdout) as { hops: number; maxMessageBytes: number }[];
+  assert.deepEqual(
+    rows.map((x) => x.hops),
+    Array.from({ length: 20 }, (_, i) => i + 1),
+  );
+  for (const row of rows) assert.equal(row.maxMessageBytes, maxMessageBytes(row.hops));
+});
+
+test('capacity options refine the table', () => {
+  const r = lnmsg('capacity', '--json', '--amount-msat', '1000', '--blockheight', '132', '--no-sender-hop');
+  const rows = JSON.parse(r.stdout) as { hops: number; maxMessageBytes: number }[];
+  assert.equal(rows[1]?.maxMessageBytes, 1200);
+});
+
+test('capacity prints a table stating its assumptions', () => {
+  const r = lnmsg('capacity');
+  assert.equal(r.code, 0);
+  assert.match(r.stdout, /amount 1000000 msat/);
+  assert.match(r.stdout, /^ {3}1 +\d+$/m);
+});
+
+test('demo shows the message only at the payee', () => {
+  const r = lnmsg('--json', 'demo', 'a secret for Carol');
+  assert.equal(r.code, 0);
+  const d = JSON.parse(r.stdout) as { hops: { final: boolean; messageVisible: boolean; sees: { message?: string } }[] };
+  assert.equal(d.hops.length, 3);
+  assert.deepEqual(
+    d.hops.map((h) => [h.final, h.messageVisible, h.sees.message]),
+    [
+      [false, false, undefined],
+      [false, false, undefined],
+      [true, true, 'a secret for Carol'],
+    ],
+  );
+});
+
+test('an unreachable node: exit 3 and the socket path tried, no stack trace', () => {
+  const r = lnmsg('--lightning-dir', '/nonexistent/ln', '--network', 'regtest', 'receive');
+  assert.equal(r.code, 3);
+  assert.match(r.stderr, /\/nonexistent\/ln\/regtest\/lightning-rpc/);
+  assert.doesNotMatch(r.stderr, /\n\s+at /);
+});
+
+test('bad flags: exit 2 naming the flag, before touching the node', () => {
+  const cases: [string[], RegExp][] = [
+    [['send', '--destination', 'nope'], /--destination/],
+    [['send', '--destination', `02${'a'.repeat(64)}`, '--payment-hash', 'xyz'], /--payment-hash/],
+    [['send', '--destination', `02${'a'.repeat(64)}`, '--payment-hash', 'a'.repeat(64), '--amount-msat', '0'], /--amount-msat/],
+    [['send', '--destination', `02${'a'.repeat(64)}`, '--payment-hash', 'a'.repeat(64), '--amount-msat', '-5'], /--amount-msat/],
+    [['send', '--destination', `02${'a'.repeat(64)}`, '--payment-hash', 'a'.repeat(64), '--amount-msat', '5', '--hex', 'abc'], /--hex/],
+    [['send', '--destination', `02${'a'.repeat(64)}`, '--payment-hash', 'a'.repeat(64), '--amount-msat', '5'], /missing --message/],
+    [['capacity', '--amount-msat', 'lots'], /--amount-msat/],
+  ];
+  for (const [args, re] of cases) {
+    const r = lnmsg('--lightning-dir', '/nonexistent', ...args);
+    assert.equal(r.code, 2, `${args.join(' ')}: ${r.stderr}`);
+    assert.match(r.stderr, re);
+  }
+});
+
+test('--help exits 0', () => {
+  assert.equal(lnmsg('--help').code, 0);
+});
