@@ -2,34 +2,47 @@ import { HtlcAcceptedRequest } from './cln/hook-types.js';
 import { param } from './cln/params.js';
 import { captureConsole, INVALID_PARAMS, MethodError, Plugin, type PluginContext } from './cln/plugin.js';
 import { DEFAULT_MESSAGE_TLV_TYPE } from './onion/capacity.js';
+import { commandDecider, deciderUrlProblem, urlDecider } from './receive/decider.js';
 import { messageView } from './receive/format.js';
-import { RECEIVER_DEFAULTS, Receiver } from './receive/receiver.js';
+import { type Decision, RECEIVER_DEFAULTS, Receiver } from './receive/receiver.js';
+import { sendMessage } from './send/message.js';
 import { SendError, Sender } from './send/sender.js';
 import { DatastoreKv } from './store/kv.js';
 import { MessageStore } from './store/messages.js';
 import { fromHex, utf8 } from './wire/bytes.js';
 import { CUSTOM_RECORD_MIN } from './wire/hop-payload.js';
+import { RECORD } from './wire/message-records.js';
 
 /** Error codes of lnmsg's RPC methods (documented in the README). */
 export const LNMSG_ERRORS = { refused: 1601, 'no-route': 1602, 'too-large': 1603, timeout: 1604 };
 
 /** Record types lnmsg or keysend use for something else. */
-const RESERVED_TYPES = new Set([5482373484n, 34349337n, 34349339n, 34349343n]);
+const RESERVED_TYPES = new Set<bigint>([
+  RECORD.keysendPreimage,
+  RECORD.chunk,
+  RECORD.signature,
+  RECORD.sender,
+  RECORD.timestamp,
+]);
 
 export function tlvTypeProblem(value: unknown): string | undefined {
   if (typeof value !== 'number' || !Number.isSafeInteger(value))
     return `lnmsg-tlv-type must be a whole number, got ${value}`;
   const t = BigInt(value);
   if (t < CUSTOM_RECORD_MIN) return `lnmsg-tlv-type ${t} is below 65536: BOLT 4 reserves those types`;
-  if (RESERVED_TYPES.has(t)) return `lnmsg-tlv-type ${t} is reserved (keysend preimage or a chat record)`;
+  if (RESERVED_TYPES.has(t))
+    return `lnmsg-tlv-type ${t} is reserved (keysend preimage, a chat record or lnmsg's chunk record)`;
   return undefined;
 }
 
-function positive(name: string, value: unknown): string | undefined {
+function wholeNumber(name: string, value: unknown): string | undefined {
   return typeof value === 'number' && Number.isSafeInteger(value) && value >= 0
     ? undefined
     : `${name} must be a whole number >= 0, got ${value}`;
 }
+
+/** What `sendmessage` is doing, for `sendmessage_status` (the CLI's progress bar). */
+const progress = new Map<string, { sent: number; parts: number }>();
 
 /** lnmsg as a Core Lightning plugin: options, RPC methods and the htlc_accepted hook. */
 export function lnmsgPlugin(): Plugin {
@@ -56,22 +69,44 @@ export function lnmsgPlugin(): Plugin {
       default: RECEIVER_DEFAULTS.minAmountMsat,
       description: 'Smallest payment that may carry a message',
     })
+    .option('lnmsg-decide-command', {
+      type: 'string',
+      default: '',
+      description:
+        'Shell command run with each message as JSON on stdin before it settles: exit 0 settles, else refuses',
+    })
+    .option('lnmsg-decide-url', {
+      type: 'string',
+      default: '',
+      description: 'Local URL each message is POSTed to as JSON before it settles: 2xx settles, else refuses',
+    })
     .notification('lnmsg_received')
     .onInit(async (ctx) => {
       const o = ctx.options;
+      const url = o['lnmsg-decide-url'] as string;
+      const command = o['lnmsg-decide-command'] as string;
       const problem =
         tlvTypeProblem(o['lnmsg-tlv-type']) ??
-        positive('lnmsg-max-message-bytes', o['lnmsg-max-message-bytes']) ??
-        positive('lnmsg-min-amount-msat', o['lnmsg-min-amount-msat']);
+        wholeNumber('lnmsg-max-message-bytes', o['lnmsg-max-message-bytes']) ??
+        wholeNumber('lnmsg-min-amount-msat', o['lnmsg-min-amount-msat']) ??
+        (url ? deciderUrlProblem(url) : undefined) ??
+        (url && command ? 'set lnmsg-decide-command or lnmsg-decide-url, not both' : undefined);
       if (problem) return problem;
-      const store = new MessageStore(new DatastoreKv(ctx.rpc));
+      const timeoutMs = RECEIVER_DEFAULTS.holdTimeoutSeconds * 1000;
+      const { id } = await ctx.rpc.call<{ id: string }>('getinfo');
       const r = new Receiver(
-        store,
+        new MessageStore(new DatastoreKv(ctx.rpc)),
         {
           ...RECEIVER_DEFAULTS,
+          nodeId: fromHex(id),
           tlvType: BigInt(o['lnmsg-tlv-type'] as number),
           maxMessageBytes: o['lnmsg-max-message-bytes'] as number,
           minAmountMsat: o['lnmsg-min-amount-msat'] as number,
+          decider: command
+            ? commandDecider(command, timeoutMs)
+            : url
+              ? urlDecider(url, timeoutMs)
+              : undefined,
         },
         (level, message) => ctx.log(level, message),
       );
@@ -90,10 +125,16 @@ export function lnmsgPlugin(): Plugin {
     .method(
       'sendmessage',
       {
-        usage: 'destination payment_hash msatoshi message [retry_for] [maxfee_msat]',
-        description: 'Pay payment_hash at destination with a message in the final hop payload',
+        usage: 'destination payment_hash msatoshi message [retry_for] [maxfee_msat] [sign] [max_parts]',
+        description:
+          'Pay payment_hash at destination with a message in the final hop payload (keysend without payment_hash)',
       },
-      (p, ctx) => sendMessage(p, ctx, ready().sender),
+      (p, ctx) => sendMessageMethod(p, ctx, ready().sender),
+    )
+    .method(
+      'sendmessage_status',
+      { usage: 'payment_hash', description: 'HTLCs sent so far for a sendmessage in progress' },
+      (p) => progress.get(param.hash(p, 'payment_hash')) ?? null,
     )
     .method(
       'receivemessage_new',
@@ -121,15 +162,21 @@ export function lnmsgPlugin(): Plugin {
     .method(
       'receivemessage_wait',
       {
-        usage: 'payment_hash [timeout]',
-        description: 'Wait up to timeout seconds (default 60) for the message',
+        usage: '[payment_hash] [timeout]',
+        description:
+          'Wait up to timeout seconds (default 60) for the message (without payment_hash: the next one)',
       },
       async (p) => {
         const { receiver } = ready();
+        const timeoutMs = param.seconds(p, 'timeout', 60) * 1000;
+        if (p.payment_hash === undefined || p.payment_hash === null) {
+          const m = await receiver.wait('any', timeoutMs);
+          return m ? messageView(m) : null;
+        }
         const hash = param.hash(p, 'payment_hash');
         if (!receiver.isOurs(hash))
           throw new MethodError(INVALID_PARAMS, `payment_hash ${hash} was not made by lnmsg`);
-        const m = await receiver.wait(hash, param.seconds(p, 'timeout', 60) * 1000);
+        const m = await receiver.wait(hash, timeoutMs);
         return m ? messageView(m) : null;
       },
     )
@@ -161,14 +208,20 @@ export function lnmsgPlugin(): Plugin {
   return plugin;
 }
 
-function decide(receiver: Receiver, hash: string, d: Parameters<Receiver['decide']>[1]) {
+function decide(receiver: Receiver, hash: string, d: Decision) {
   if (!receiver.decide(hash, d))
     throw new MethodError(INVALID_PARAMS, `nothing is held for payment_hash ${hash}`);
   return { payment_hash: hash, status: d.accept ? 'settled' : 'rejected' };
 }
 
 function messageBytes(p: Record<string, unknown>): Uint8Array {
-  if (typeof p.message_hex === 'string') return fromHex(p.message_hex, 'message_hex');
+  if (typeof p.message_hex === 'string') {
+    try {
+      return fromHex(p.message_hex, 'message_hex');
+    } catch {
+      throw new MethodError(INVALID_PARAMS, 'message_hex: must be an even number of hex digits');
+    }
+  }
   if (typeof p.message !== 'string') {
     throw new MethodError(
       INVALID_PARAMS,
@@ -178,50 +231,55 @@ function messageBytes(p: Record<string, unknown>): Uint8Array {
   return utf8.encode(p.message);
 }
 
-async function sendMessage(p: Record<string, unknown>, ctx: PluginContext, sender: Sender) {
+async function sendMessageMethod(p: Record<string, unknown>, ctx: PluginContext, sender: Sender) {
   const destination = param.pubkey(p, 'destination');
-  const paymentHash = param.hash(p, 'payment_hash');
+  const paymentHash =
+    p.payment_hash === undefined || p.payment_hash === null ? undefined : param.hash(p, 'payment_hash');
   const amountMsat = param.msat(p, p.amount_msat !== undefined ? 'amount_msat' : 'msatoshi', { min: 1 });
-  let message: Uint8Array;
+  const message = messageBytes(p);
+  const maxParts = param.count(p, 'max_parts', { min: 1, fallback: 128 });
+  const key = paymentHash ?? '';
   try {
-    message = messageBytes(p);
-  } catch (e) {
-    throw e instanceof MethodError ? e : new MethodError(INVALID_PARAMS, (e as Error).message);
-  }
-  const tlvType = BigInt(ctx.options['lnmsg-tlv-type'] as number);
-  try {
-    const r = await sender.send({
+    const r = await sendMessage(ctx.rpc, sender, {
       destination,
       paymentHash,
       amountMsat,
-      final: { records: [{ type: tlvType, value: message }] },
+      message,
+      tlvType: BigInt(ctx.options['lnmsg-tlv-type'] as number),
+      sign: param.bool(p, 'sign'),
       retryForSeconds: param.seconds(p, 'retry_for', 60),
       maxFeeMsat: param.msat(p, 'maxfee_msat', { fallback: Math.max(5000, Math.ceil(amountMsat / 100)) }),
-      finalCltv: 18,
+      maxParts,
+      onProgress: (sent, parts) => progress.set(key, { sent, parts }),
     });
+    const last = r.parts.at(-1);
     return {
-      send: r.send,
-      wait: r.wait,
+      send: last?.send,
+      wait: last?.wait,
       status: 'complete',
-      payment_hash: paymentHash,
+      payment_hash: r.paymentHash,
       payment_preimage: r.paymentPreimage,
+      spontaneous: r.spontaneous,
       destination,
       amount_msat: amountMsat,
       amount_sent_msat: r.amountSentMsat,
       fee_msat: r.feeMsat,
-      attempts: r.attempts,
-      method: r.method,
+      parts: r.parts.length,
+      attempts: r.parts.reduce((n, part) => n + part.attempts, 0),
+      method: last?.method,
       message_bytes: message.length,
-      route: r.path.map((h) => ({
+      route: (last?.path ?? []).map((h) => ({
         short_channel_id_dir: h.short_channel_id_dir,
         node_id: h.node_id_out,
         amount_msat: h.amount_out_msat,
       })),
-      failures: r.failures,
+      failures: r.parts.flatMap((part) => part.failures),
     };
   } catch (e) {
     if (e instanceof SendError)
       throw new MethodError(LNMSG_ERRORS[e.kind], e.message, { failures: e.failures });
     throw e;
+  } finally {
+    progress.delete(key);
   }
 }

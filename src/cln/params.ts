@@ -6,6 +6,24 @@ function bad(name: string, why: string, got: unknown): never {
   throw new MethodError(INVALID_PARAMS, `${name}: ${why}, got ${JSON.stringify(got)}`);
 }
 
+interface WholeOptions {
+  min?: number;
+  fallback?: number;
+}
+
+function whole(p: Params, name: string, opts: WholeOptions, form: RegExp, what: string): number {
+  const v = p[name];
+  if (v === undefined || v === null) {
+    if (opts.fallback !== undefined) return opts.fallback;
+    bad(name, 'is required', v);
+  }
+  const m = form.exec(String(v));
+  const n = m ? Number(m[1]) * (m[2] === 'sat' ? 1000 : 1) : Number.NaN;
+  if (!Number.isSafeInteger(n)) bad(name, `must be ${what}`, v);
+  if (opts.min !== undefined && n < opts.min) bad(name, `must be at least ${opts.min}`, v);
+  return n;
+}
+
 /** Checks for what callers (lightning-cli, scripts) send: each error names the parameter. */
 export const param = {
   hash(p: Params, name: string): string {
@@ -22,17 +40,12 @@ export const param = {
   },
 
   /** A whole number of msat; accepts "1000", "1000msat" and "1sat" as lightning-cli users write them. */
-  msat(p: Params, name: string, opts: { min?: number; fallback?: number } = {}): number {
-    const v = p[name];
-    if (v === undefined || v === null) {
-      if (opts.fallback !== undefined) return opts.fallback;
-      bad(name, 'is required', v);
-    }
-    const m = /^(\d+)(msat|sat)?$/.exec(String(v));
-    const n = m ? Number(m[1]) * (m[2] === 'sat' ? 1000 : 1) : Number.NaN;
-    if (!Number.isSafeInteger(n)) bad(name, 'must be a whole number of msat', v);
-    if (opts.min !== undefined && n < opts.min) bad(name, `must be at least ${opts.min}`, v);
-    return n;
+  msat(p: Params, name: string, opts: WholeOptions = {}): number {
+    return whole(p, name, opts, /^(\d+)(msat|sat)?$/, 'a whole number of msat');
+  },
+
+  count(p: Params, name: string, opts: WholeOptions = {}): number {
+    return whole(p, name, opts, /^(\d+)$/, 'a whole number');
   },
 
   seconds(p: Params, name: string, fallback: number): number {

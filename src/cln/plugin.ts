@@ -203,7 +203,8 @@ export class Plugin {
       lightningDir,
       network: String(config.network ?? 'bitcoin'),
       log: (level, message) => this.log(level, message),
-      notify: (topic, payload) => this.send({ jsonrpc: '2.0', method: topic, params: { [topic]: payload } }),
+      // lightningd wraps a custom notification's params for subscribers itself.
+      notify: (topic, payload) => this.send({ jsonrpc: '2.0', method: topic, params: payload }),
     };
     try {
       const disable = await this.initHandler?.(this.ctx);

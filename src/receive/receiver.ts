@@ -2,44 +2,80 @@ import { randomBytes } from 'node:crypto';
 import { sha256 } from '@noble/hashes/sha2.js';
 import { CONTINUE, type HtlcAcceptedRequest, type HtlcAcceptedResult } from '../cln/hook-types.js';
 import { incorrectOrUnknownPaymentDetails } from '../onion/failure.js';
-import type { Invoice, MessageStore, ReceivedMessage } from '../store/messages.js';
-import { fromHex, toHex } from '../wire/bytes.js';
+import type { HtlcRef, Invoice, MessageStore, ReceivedMessage } from '../store/messages.js';
+import { concat, equalBytes, fromHex, toHex } from '../wire/bytes.js';
 import { CodecError } from '../wire/errors.js';
-import { decodeHopPayload, stripLengthPrefix } from '../wire/hop-payload.js';
+import { type DecodedHopPayload, decodeHopPayload, stripLengthPrefix } from '../wire/hop-payload.js';
+import {
+  type Chunk,
+  decodeChunk,
+  decodeTimestamp,
+  findRecord,
+  RECORD,
+  signedBytes,
+} from '../wire/message-records.js';
+import { verifySenderSignature } from './signature.js';
 
 export interface ReceiverConfig {
   tlvType: bigint;
+  /** This node's id: signatures cover it, so a message signed for someone else does not verify. */
+  nodeId: Uint8Array;
   maxMessageBytes: number;
   minAmountMsat: number;
   /** Least blocks left before the HTLC expires for lnmsg to settle it. */
   minFinalCltv: number;
-  /** Blocks kept in hand when holding an HTLC for the payee's decision. */
+  /** Blocks kept in hand when holding an HTLC for a decision. */
   holdSafetyBlocks: number;
   /** Longest a held HTLC waits for accept/reject, in seconds. */
   holdTimeoutSeconds: number;
+  /** How long the parts of a multi-part message wait for the rest. */
+  mppTimeoutSeconds: number;
+  /** Decides every message before it settles (a local command or URL), if set. */
+  decider?: (m: ReceivedMessage) => Promise<Decision>;
 }
 
-export const RECEIVER_DEFAULTS: Omit<ReceiverConfig, 'tlvType'> = {
+export const RECEIVER_DEFAULTS = {
   maxMessageBytes: 65536,
   minAmountMsat: 1,
   // Half of lightningd's default cltv-final (18): enough to settle, and settling is immediate.
   minFinalCltv: 9,
   holdSafetyBlocks: 6,
   holdTimeoutSeconds: 600,
+  mppTimeoutSeconds: 60,
 };
 
 export type Decision = { accept: true } | { accept: false; reason: string };
 
 type Log = (level: 'debug' | 'info' | 'unusual' | 'broken', message: string) => void;
 
+const MPP_TIMEOUT = Uint8Array.of(0x00, 0x17);
+
+/** Parts of one multi-part message, held until every chunk is in. */
+interface PartSet {
+  messageId: Uint8Array;
+  count: number;
+  totalMsat: bigint;
+  chunks: Map<number, Uint8Array>;
+  htlcs: HtlcRef[];
+  payload: DecodedHopPayload;
+  verdict: Promise<Verdict>;
+  settle: (v: Verdict) => void;
+  timer: NodeJS.Timeout;
+}
+
+type Verdict = { accept: true } | { accept: false; reason: string; timeout?: boolean };
+
 /**
- * The payee's side: hands out payment hashes, judges incoming HTLCs for them, stores each
- * message before its HTLC is settled, and lets callers wait for messages.
+ * The payee's side: hands out payment hashes, judges incoming HTLCs for them (and spontaneous
+ * keysend messages), stores each message before its HTLCs are settled, and lets callers wait.
  */
 export class Receiver {
   private readonly invoices = new Map<string, Invoice>();
-  private readonly waiters = new Map<string, Set<(m: ReceivedMessage) => void>>();
-  private readonly decisions = new Map<string, (d: Decision) => void>();
+  private readonly partSets = new Map<string, PartSet>();
+  private readonly decisions = new Map<
+    string,
+    { promise: Promise<Decision>; decide: (d: Decision) => void }
+  >();
   private readonly listeners = new Set<(m: ReceivedMessage) => void>();
 
   constructor(
@@ -54,9 +90,10 @@ export class Receiver {
     for (const inv of await this.store.invoices()) this.invoices.set(inv.paymentHash, inv);
   }
 
-  /** Called with every message stored (settled or held). */
-  onMessage(listener: (m: ReceivedMessage) => void): void {
+  /** Called with every message stored (settled or held); returns a function that unsubscribes. */
+  onMessage(listener: (m: ReceivedMessage) => void): () => void {
     this.listeners.add(listener);
+    return () => this.listeners.delete(listener);
   }
 
   async newInvoice(opts: { amountMsat?: number; label?: string; hold?: boolean }): Promise<Invoice> {
@@ -87,147 +124,289 @@ export class Receiver {
     return this.store.messages();
   }
 
-  /** Resolves with the message once it is stored, or undefined after `timeoutMs`. */
-  async wait(paymentHash: string, timeoutMs: number): Promise<ReceivedMessage | undefined> {
-    const existing = await this.store.message(paymentHash);
-    if (existing) return existing;
+  /** The message for `paymentHash` once stored (or `any` next message), or undefined after `timeoutMs`. */
+  async wait(paymentHash: string | 'any', timeoutMs: number): Promise<ReceivedMessage | undefined> {
+    if (paymentHash !== 'any') {
+      const existing = await this.store.message(paymentHash);
+      if (existing) return existing;
+    }
     return new Promise((resolve) => {
-      const set = this.waiters.get(paymentHash) ?? new Set();
-      this.waiters.set(paymentHash, set);
+      const stop = this.onMessage((m) => {
+        if (paymentHash === 'any' || m.paymentHash === paymentHash) done(m);
+      });
+      const timer = setTimeout(() => done(undefined), timeoutMs);
       const done = (m: ReceivedMessage | undefined) => {
         clearTimeout(timer);
-        set.delete(done);
+        stop();
         resolve(m);
       };
-      const timer = setTimeout(() => done(undefined), timeoutMs);
-      set.add(done);
     });
   }
 
   /** The payee's verdict on a held message. False if nothing is held under that hash. */
   decide(paymentHash: string, decision: Decision): boolean {
-    const settle = this.decisions.get(paymentHash);
-    if (!settle) return false;
-    settle(decision);
+    const pending = this.decisions.get(paymentHash);
+    if (!pending) return false;
+    pending.decide(decision);
     return true;
   }
 
-  /** Judges one `htlc_accepted` request. Never throws for bad input: every path answers. */
+  /** Judges one `htlc_accepted` request. Every path answers; bad input never throws. */
   async onHtlcAccepted(req: HtlcAcceptedRequest): Promise<HtlcAcceptedResult> {
     const { htlc } = req;
     const inv = this.invoices.get(htlc.payment_hash);
-    if (!inv) return CONTINUE;
-    const height = htlc.cltv_expiry - htlc.cltv_expiry_relative;
-    const refuse = (why: string): HtlcAcceptedResult => {
+    // lightningd parsed a forwarding payload: not for us, and the fast path for forwards.
+    if (!inv && req.onion.short_channel_id !== undefined) return CONTINUE;
+    const refuse = (why: string, message?: Uint8Array): HtlcAcceptedResult => {
       this.log('info', `refusing HTLC ${htlc.short_channel_id}/${htlc.id} for ${htlc.payment_hash}: ${why}`);
-      return {
-        result: 'fail',
-        failure_message: toHex(incorrectOrUnknownPaymentDetails(BigInt(htlc.amount_msat), height)),
-      };
+      const height = htlc.cltv_expiry - htlc.cltv_expiry_relative;
+      const failure = message ?? incorrectOrUnknownPaymentDetails(BigInt(htlc.amount_msat), height);
+      return { result: 'fail', failure_message: toHex(failure) };
     };
 
-    let payload: ReturnType<typeof decodeHopPayload>;
+    let payload: DecodedHopPayload;
     try {
       payload = decodeHopPayload(stripLengthPrefix(fromHex(req.onion.payload)));
     } catch (e) {
-      if (e instanceof CodecError) return refuse(`malformed payload: ${e.message}`);
-      throw e;
+      if (!(e instanceof CodecError)) throw e;
+      return inv ? refuse(`malformed payload: ${e.message}`) : CONTINUE;
     }
     // Our hash on an HTLC we should forward: not a payment to us, so lightningd decides.
     if (payload.shortChannelId !== undefined) return CONTINUE;
 
-    const existing = await this.store.message(htlc.payment_hash);
-    if (existing) return this.replayOrRefuse(existing, req, inv, refuse);
+    const preimage = inv ? fromHex(inv.preimage) : this.keysendPreimage(payload, htlc.payment_hash);
+    if (!preimage) return CONTINUE;
+    const ref: HtlcRef = { channel: htlc.short_channel_id, id: htlc.id, amountMsat: htlc.amount_msat };
+    const resolve: HtlcAcceptedResult = { result: 'resolve', payment_key: toHex(preimage) };
 
-    if (htlc.amount_msat < inv.amountMsat)
-      return refuse(`amount ${htlc.amount_msat} < ${inv.amountMsat} asked`);
-    if (htlc.amount_msat < this.config.minAmountMsat) {
-      return refuse(`amount ${htlc.amount_msat} < lnmsg-min-amount-msat ${this.config.minAmountMsat}`);
+    const existing = await this.store.message(htlc.payment_hash);
+    if (existing) {
+      if (!existing.htlcs.some((h) => h.channel === ref.channel && h.id === ref.id)) {
+        return refuse('this payment hash was already paid');
+      }
+      // lightningd replays unresolved HTLCs after a restart: the same HTLC gets the same answer.
+      if (existing.status === 'settled') return resolve;
+      if (existing.status === 'rejected')
+        return refuse(`the payee rejected it: ${existing.rejectReason ?? ''}`);
+      const d = await this.awaitDecision(existing, htlc.cltv_expiry_relative);
+      return d.accept ? resolve : refuse(d.reason);
     }
+
     if (payload.amtToForward !== undefined && BigInt(htlc.amount_msat) < payload.amtToForward) {
       return refuse(`HTLC carries ${htlc.amount_msat} msat, the onion says ${payload.amtToForward}`);
     }
     if (htlc.cltv_expiry_relative < this.config.minFinalCltv) {
       return refuse(`expires in ${htlc.cltv_expiry_relative} blocks, needs ${this.config.minFinalCltv}`);
     }
-    const record = payload.customRecords.find((r) => r.type === this.config.tlvType);
-    if (!record) return refuse(`no message record (type ${this.config.tlvType})`);
-    if (record.value.length > this.config.maxMessageBytes) {
-      return refuse(
-        `message of ${record.value.length} bytes > lnmsg-max-message-bytes ${this.config.maxMessageBytes}`,
-      );
+
+    const chunkValue = findRecord(payload.customRecords, RECORD.chunk);
+    if (chunkValue) {
+      if (!inv) return CONTINUE; // lnmsg splits messages only over payee-made hashes
+      let chunk: Chunk;
+      try {
+        chunk = decodeChunk(chunkValue);
+      } catch (e) {
+        return refuse(`bad chunk: ${(e as Error).message}`);
+      }
+      const verdict = await this.addPart(req, inv, payload, chunk, ref);
+      if (verdict.accept) return resolve;
+      return refuse(verdict.reason, verdict.timeout ? MPP_TIMEOUT : undefined);
     }
 
-    const msg: ReceivedMessage = {
-      paymentHash: htlc.payment_hash,
-      messageHex: toHex(record.value),
+    const messageBytes = findRecord(payload.customRecords, this.config.tlvType);
+    if (!messageBytes) return inv ? refuse(`no message record (type ${this.config.tlvType})`) : CONTINUE;
+    const problem = this.amountProblem(htlc.amount_msat, inv) ?? this.sizeProblem(messageBytes.length);
+    if (problem) return refuse(problem);
+    const msg = this.newMessage(htlc.payment_hash, messageBytes, payload, [ref], inv);
+    const verdict = await this.storeAndDecide(msg, htlc.cltv_expiry_relative, inv);
+    return verdict.accept ? resolve : refuse(verdict.reason);
+  }
+
+  /** A keysend's preimage, if the payload carries one that matches and a message to go with it. */
+  private keysendPreimage(payload: DecodedHopPayload, paymentHash: string): Uint8Array | undefined {
+    const preimage = findRecord(payload.customRecords, RECORD.keysendPreimage);
+    if (preimage?.length !== 32 || toHex(sha256(preimage)) !== paymentHash) return undefined;
+    if (!findRecord(payload.customRecords, this.config.tlvType)) return undefined; // a plain keysend
+    return preimage;
+  }
+
+  private amountProblem(amountMsat: number, inv: Invoice | undefined): string | undefined {
+    if (inv && amountMsat < inv.amountMsat) return `amount ${amountMsat} < ${inv.amountMsat} asked`;
+    if (amountMsat < this.config.minAmountMsat) {
+      return `amount ${amountMsat} < lnmsg-min-amount-msat ${this.config.minAmountMsat}`;
+    }
+    return undefined;
+  }
+
+  private sizeProblem(bytes: number): string | undefined {
+    return bytes > this.config.maxMessageBytes
+      ? `message of ${bytes} bytes > lnmsg-max-message-bytes ${this.config.maxMessageBytes}`
+      : undefined;
+  }
+
+  private newMessage(
+    paymentHash: string,
+    bytes: Uint8Array,
+    payload: DecodedHopPayload,
+    htlcs: HtlcRef[],
+    inv: Invoice | undefined,
+  ): ReceivedMessage {
+    return {
+      paymentHash,
+      messageHex: toHex(bytes),
       tlvType: Number(this.config.tlvType),
-      amountMsat: htlc.amount_msat,
+      amountMsat: htlcs.reduce((n, h) => n + h.amountMsat, 0),
       receivedAt: this.now(),
-      htlcs: [{ channel: htlc.short_channel_id, id: htlc.id, amountMsat: htlc.amount_msat }],
-      status: inv.hold ? 'held' : 'settled',
-      spontaneous: false,
-      label: inv.label,
+      htlcs,
+      status: inv?.hold || this.config.decider ? 'held' : 'settled',
+      spontaneous: !inv,
+      label: inv?.label,
+      ...this.senderOf(payload, bytes),
     };
-    // Stored first: once we resolve, the money is ours and the message must not be lost.
-    if (!(await this.store.addMessage(msg))) {
-      const raced = await this.store.message(htlc.payment_hash);
-      return raced ? this.replayOrRefuse(raced, req, inv, refuse) : refuse('could not store the message');
+  }
+
+  /** The sender's id, if given, and whether its signature over this message to us holds. */
+  private senderOf(payload: DecodedHopPayload, message: Uint8Array): { sender?: string; verified?: boolean } {
+    const sender = findRecord(payload.customRecords, RECORD.sender);
+    if (!sender) return {};
+    const signature = findRecord(payload.customRecords, RECORD.signature);
+    const timestamp = findRecord(payload.customRecords, RECORD.timestamp);
+    let verified = false;
+    if (signature && timestamp?.length === 8) {
+      const signed = signedBytes(sender, this.config.nodeId, decodeTimestamp(timestamp), message);
+      verified = verifySenderSignature(signature, sender, signed);
     }
-    this.announce(msg);
-    return inv.hold ? this.hold(msg, req, inv, refuse) : { result: 'resolve', payment_key: inv.preimage };
+    return { sender: toHex(sender), verified };
   }
 
-  private sameHtlc(m: ReceivedMessage, req: HtlcAcceptedRequest): boolean {
-    return m.htlcs.some((h) => h.channel === req.htlc.short_channel_id && h.id === req.htlc.id);
+  /** Stores the message first (once settled the money is ours and it must not be lost), then decides. */
+  private async storeAndDecide(msg: ReceivedMessage, cltvRelative: number, inv?: Invoice): Promise<Verdict> {
+    if (!(await this.store.addMessage(msg)))
+      return { accept: false, reason: 'a message is already stored for this hash' };
+    for (const l of this.listeners) l(msg);
+    if (msg.status === 'settled') return { accept: true };
+    const d = await this.awaitDecision(msg, cltvRelative, inv?.hold !== true);
+    return d;
   }
 
-  /** lightningd replays unresolved HTLCs after a restart: the same HTLC gets the same answer. */
-  private replayOrRefuse(
+  /** One decision per held message, however many HTLCs (or replays) wait on it. */
+  private awaitDecision(
     m: ReceivedMessage,
-    req: HtlcAcceptedRequest,
-    inv: Invoice,
-    refuse: (why: string) => HtlcAcceptedResult,
-  ): HtlcAcceptedResult | Promise<HtlcAcceptedResult> {
-    if (!this.sameHtlc(m, req)) return refuse('this payment hash was already paid');
-    if (m.status === 'settled') return { result: 'resolve', payment_key: inv.preimage };
-    if (m.status === 'rejected') return refuse(`the payee rejected it: ${m.rejectReason ?? ''}`);
-    return this.hold(m, req, inv, refuse);
-  }
-
-  /** Keeps the HTLC until the payee decides or the deadline passes. */
-  private async hold(
-    m: ReceivedMessage,
-    req: HtlcAcceptedRequest,
-    inv: Invoice,
-    refuse: (why: string) => HtlcAcceptedResult,
-  ): Promise<HtlcAcceptedResult> {
-    const blocksLeft = req.htlc.cltv_expiry_relative - this.config.holdSafetyBlocks;
-    // Ten minutes a block is the chain's target; a faster chain only shortens our wait below this.
+    cltvRelative: number,
+    useDecider = !!this.config.decider,
+  ): Promise<Decision> {
+    const pending = this.decisions.get(m.paymentHash);
+    if (pending) return pending.promise;
+    const blocksLeft = cltvRelative - this.config.holdSafetyBlocks;
+    // Ten minutes a block is the chain's target; the deadline never outlives the HTLC's expiry at that rate.
     const seconds = Math.max(0, Math.min(this.config.holdTimeoutSeconds, blocksLeft * 600));
-    const decision = await new Promise<Decision>((resolve) => {
+    let decide: (d: Decision) => void = () => {};
+    const promise = new Promise<Decision>((resolve) => {
       const timer = setTimeout(
-        () => resolve({ accept: false, reason: `no decision within ${seconds}s` }),
+        () => decide({ accept: false, reason: `no decision within ${seconds}s` }),
         seconds * 1000,
       );
-      this.decisions.set(m.paymentHash, (d) => {
+      decide = (d) => {
         clearTimeout(timer);
         resolve(d);
-      });
+      };
+    }).then(async (d) => {
+      this.decisions.delete(m.paymentHash);
+      await this.store.updateMessage(m.paymentHash, (cur) => ({
+        ...cur,
+        status: d.accept ? 'settled' : 'rejected',
+        ...(d.accept ? {} : { rejectReason: d.reason }),
+      }));
+      return d;
     });
-    this.decisions.delete(m.paymentHash);
-    const status = decision.accept ? 'settled' : 'rejected';
-    await this.store.updateMessage(m.paymentHash, (cur) => ({
-      ...cur,
-      status,
-      rejectReason: decision.accept ? undefined : decision.reason,
-    }));
-    if (decision.accept) return { result: 'resolve', payment_key: inv.preimage };
-    return refuse(`rejected: ${decision.reason}`);
+    this.decisions.set(m.paymentHash, { promise, decide });
+    if (useDecider && this.config.decider) {
+      this.config
+        .decider(m)
+        .then(decide, (e) => decide({ accept: false, reason: `decider failed: ${e.message}` }));
+    }
+    return promise;
   }
 
-  private announce(m: ReceivedMessage): void {
-    for (const w of this.waiters.get(m.paymentHash) ?? []) w(m);
-    for (const l of this.listeners) l(m);
+  /** Holds one part until every chunk is in (then all settle together) or the set fails as a whole. */
+  private addPart(
+    req: HtlcAcceptedRequest,
+    inv: Invoice,
+    payload: DecodedHopPayload,
+    chunk: Chunk,
+    ref: HtlcRef,
+  ): Promise<Verdict> {
+    const hash = req.htlc.payment_hash;
+    let set = this.partSets.get(hash);
+    if (!set) {
+      let settle: (v: Verdict) => void = () => {};
+      const verdict = new Promise<Verdict>((r) => {
+        settle = r;
+      });
+      const created: PartSet = {
+        messageId: chunk.messageId,
+        count: chunk.count,
+        totalMsat: payload.paymentData?.totalMsat ?? 0n,
+        chunks: new Map(),
+        htlcs: [],
+        payload,
+        verdict,
+        settle: (v) => {
+          clearTimeout(created.timer);
+          this.partSets.delete(hash);
+          settle(v);
+        },
+        timer: setTimeout(
+          () =>
+            created.settle({
+              accept: false,
+              timeout: true,
+              reason: `only ${created.chunks.size} of ${created.count} parts within ${this.config.mppTimeoutSeconds}s`,
+            }),
+          this.config.mppTimeoutSeconds * 1000,
+        ),
+      };
+      set = created;
+      this.partSets.set(hash, set);
+    }
+    const problem = this.partProblem(set, chunk, payload);
+    if (problem) {
+      set.settle({ accept: false, reason: problem });
+      return set.verdict;
+    }
+    set.chunks.set(chunk.index, chunk.data);
+    set.htlcs.push(ref);
+    // The sender's records ride with chunk 0.
+    if (chunk.index === 0) set.payload = payload;
+    if (set.chunks.size === set.count) void this.complete(hash, set, inv, req.htlc.cltv_expiry_relative);
+    return set.verdict;
+  }
+
+  private partProblem(set: PartSet, chunk: Chunk, payload: DecodedHopPayload): string | undefined {
+    if (!payload.paymentData) return 'a part without payment_data';
+    if (!equalBytes(chunk.messageId, set.messageId)) return 'parts of different messages under one hash';
+    if (chunk.count !== set.count) return `part says ${chunk.count} chunks, an earlier one ${set.count}`;
+    if (set.chunks.has(chunk.index)) return `chunk ${chunk.index} arrived twice`;
+    if (payload.paymentData.totalMsat !== set.totalMsat) return 'parts disagree on total_msat';
+    return undefined;
+  }
+
+  private async complete(hash: string, set: PartSet, inv: Invoice, cltvRelative: number): Promise<void> {
+    const received = set.htlcs.reduce((n, h) => n + h.amountMsat, 0);
+    const message = concat(...Array.from({ length: set.count }, (_, i) => set.chunks.get(i) as Uint8Array));
+    const problem =
+      (BigInt(received) < set.totalMsat ? `parts carry ${received} msat of ${set.totalMsat}` : undefined) ??
+      this.amountProblem(received, inv) ??
+      this.sizeProblem(message.length) ??
+      (equalBytes(sha256(message).subarray(0, 16), set.messageId)
+        ? undefined
+        : 'reassembled message does not match its id');
+    if (problem) return set.settle({ accept: false, reason: problem });
+    try {
+      const msg = this.newMessage(hash, message, set.payload, set.htlcs, inv);
+      set.settle(await this.storeAndDecide(msg, cltvRelative, inv));
+    } catch (e) {
+      set.settle({ accept: false, reason: `could not store the message: ${(e as Error).message}` });
+    }
   }
 }

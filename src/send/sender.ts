@@ -14,9 +14,20 @@ export interface SendRequest {
   retryForSeconds: number;
   maxFeeMsat: number;
   finalCltv: number;
-  /** Multi-part sends give each part its own id within the group. */
-  partId?: number;
-  groupId?: number;
+  /** One group per message; every HTLC (part or retry) takes a fresh part id in it. */
+  group: PaymentGroup;
+  /** For a part of a multi-part payment: the whole payment's amount. */
+  totalMsat?: number;
+  /** Called as each HTLC of this request goes out. */
+  onDispatch?: () => void;
+}
+
+export class PaymentGroup {
+  private lastPartId = 0;
+  readonly id = randomBytes(4).readUInt32BE() >>> 1;
+  nextPartId(): number {
+    return ++this.lastPartId;
+  }
 }
 
 export interface Failure {
@@ -143,7 +154,12 @@ export class Sender {
     }
   }
 
-  private async route(self: string, req: SendRequest, layer: string | undefined, failures: Failure[]) {
+  /** Whether the onions this node sends start with its own hop (true while injectpaymentonion works). */
+  get sendsWithOwnHop(): boolean {
+    return this.injectSupported;
+  }
+
+  async route(self: string, req: SendRequest, layer?: string, failures: Failure[] = []): Promise<PathHop[]> {
     if (this.getroutesSupported) {
       try {
         const { routes } = await this.rpc.call<{ routes: { path: PathHop[] }[] }>('getroutes', {
@@ -221,14 +237,15 @@ export class Sender {
   private async inject(path: PathHop[], blockheight: number, req: SendRequest): Promise<Attempt> {
     const first = path[0] as PathHop;
     const onion = await this.createOnion(path, blockheight, req, true);
+    req.onDispatch?.();
     try {
       const send = await this.rpc.call<{ payment_preimage: string }>('injectpaymentonion', {
         onion: onion.onion,
         payment_hash: req.paymentHash,
         amount_msat: first.amount_in_msat,
         cltv_expiry: blockheight + first.cltv_in,
-        partid: req.partId ?? 1,
-        groupid: req.groupId ?? Date.now() % 2 ** 32,
+        partid: req.group.nextPartId(),
+        groupid: req.group.id,
         destination_msat: req.amountMsat,
         destination: req.destination,
       });
@@ -256,7 +273,8 @@ export class Sender {
   ): Promise<Attempt> {
     const first = path[0] as PathHop;
     const onion = await this.createOnion(path, blockheight, req, false);
-    const partid = req.partId ?? 0;
+    req.onDispatch?.();
+    const partid = req.group.nextPartId();
     const send = await this.rpc.call('sendonion', {
       onion: onion.onion,
       first_hop: { id: first.node_id_out, amount_msat: first.amount_out_msat, delay: first.cltv_out },
@@ -264,12 +282,15 @@ export class Sender {
       shared_secrets: onion.shared_secrets,
       amount_msat: req.amountMsat,
       destination: req.destination,
-      ...(partid ? { partid, groupid: req.groupId } : {}),
+      partid,
+      groupid: req.group.id,
+      ...(req.totalMsat === undefined ? {} : { total_amount_msat: req.totalMsat }),
     });
     try {
       const wait = await this.rpc.call<{ payment_preimage: string }>('waitsendpay', {
         payment_hash: req.paymentHash,
-        ...(partid ? { partid, groupid: req.groupId } : {}),
+        partid,
+        groupid: req.group.id,
       });
       return { ok: true, preimage: wait.payment_preimage, send, wait };
     } catch (e) {
