@@ -3,6 +3,7 @@ export * from './bytes.js';
 export * from './errors.js';
 export * from './fields.js';
 export * from './hop-payload.js';
+export * from './message-records.js';
 export * from './namespace.js';
 export * from './scid.js';
 export * from './tlv.js';

@@ -1,0 +1,59 @@
+import { randomBytes } from 'node:crypto';
+import { sha256 } from '@noble/hashes/sha2.js';
+import type { HtlcAcceptedRequest } from '../../src/cln/hook-types.js';
+import { encodeFinalPayload, type FinalPayload, toHex, withLengthPrefix } from '../../src/index.js';
+import { readJsonl } from './shared.js';
+
+interface PluginRecord {
+  kind: string;
+  node: number;
+  dir: string;
+  raw: string;
+}
+
+/** The final-hop `htlc_accepted` params node 3 got in the recorded sendonion run. */
+export function recordedFinalHtlc(): HtlcAcceptedRequest & Record<string, unknown> {
+  const rec = readJsonl<PluginRecord>('fixtures', 'cln-v26.06', 'htlc-accepted-sendonion.jsonl').find(
+    (r) => r.kind === 'plugin' && r.node === 3 && r.dir === 'in',
+  );
+  if (!rec) throw new Error('no recorded final-hop htlc_accepted');
+  return JSON.parse(rec.raw).params;
+}
+
+export interface HtlcVariant {
+  paymentHash: string;
+  payload: FinalPayload | string;
+  amountMsat?: number;
+  id?: number;
+  channel?: string;
+  cltvRelative?: number;
+}
+
+let nextId = 1000;
+
+/** The recorded request with our own values in its fields (hash, payload, amount, HTLC id, channel, expiry). */
+export function htlcRequest(v: HtlcVariant): HtlcAcceptedRequest {
+  const base = recordedFinalHtlc();
+  const payload =
+    typeof v.payload === 'string' ? v.payload : toHex(withLengthPrefix(encodeFinalPayload(v.payload)));
+  const relative = v.cltvRelative ?? base.htlc.cltv_expiry_relative;
+  const height = base.htlc.cltv_expiry - base.htlc.cltv_expiry_relative;
+  return {
+    ...base,
+    onion: { ...base.onion, payload },
+    htlc: {
+      ...base.htlc,
+      payment_hash: v.paymentHash,
+      amount_msat: v.amountMsat ?? 1000,
+      id: v.id ?? nextId++,
+      short_channel_id: v.channel ?? base.htlc.short_channel_id,
+      cltv_expiry: height + relative,
+      cltv_expiry_relative: relative,
+    },
+  };
+}
+
+export function preimageAndHash(): { preimage: Uint8Array; hash: string } {
+  const preimage = randomBytes(32);
+  return { preimage, hash: toHex(sha256(preimage)) };
+}
