@@ -130,10 +130,16 @@ export function cli(out: Out = (t) => process.stdout.write(`${t}\n`)): Command {
     .addOption(new Option('--message <text>', 'the message as text').conflicts(['hex', 'file']))
     .addOption(new Option('--hex <bytes>', 'the message as hex').conflicts(['file']))
     .option('--file <path>', 'the message from a file (binary is fine)')
+    .option('--keysend', 'send spontaneously, without a payment hash from the payee')
+    .option('--no-sign', 'do not name and sign as this node (the payee then sees no sender)')
     .option('--retry-for <seconds>', 'keep trying other routes this long (default 60)')
+    .option(
+      '--max-parts <n>',
+      'most HTLCs a large message may use (default 128; mainnet channels allow ~30 each)',
+    )
     .action(async (o, cmd: Command) => {
       await withNode(cmd, async (node) => {
-        const r = await send(node, o);
+        const r = await send(node, { ...o, progress: !globals(cmd).json && process.stderr.isTTY });
         out(globals(cmd).json ? JSON.stringify(r) : formatSend(r));
       });
     });
@@ -149,6 +155,23 @@ export function cli(out: Out = (t) => process.stdout.write(`${t}\n`)): Command {
         else
           for (const m of messages)
             out(`${new Date(m.received_at * 1000).toISOString()} ${m.payment_hash}\n${formatMessage(m)}\n`);
+      });
+    });
+
+  program
+    .command('watch')
+    .description('Print each message as it arrives, until interrupted')
+    .action(async (_o, cmd: Command) => {
+      await withNode(cmd, async (node) => {
+        for (;;) {
+          const m = await node.call<MessageView | null>('receivemessage_wait', { timeout: 60 });
+          if (m)
+            out(
+              globals(cmd).json
+                ? JSON.stringify(m)
+                : `${new Date(m.received_at * 1000).toISOString()} ${m.payment_hash}\n${formatMessage(m)}\n`,
+            );
+        }
       });
     });
 

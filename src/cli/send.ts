@@ -1,3 +1,4 @@
+import * as prompts from '@clack/prompts';
 import { toHex } from '../wire/bytes.js';
 import type { NodeConnection } from './connection.js';
 import { CliError, EXIT } from './exit.js';
@@ -8,6 +9,13 @@ export interface SendFlags extends MessageFlags {
   paymentHash?: string;
   amountMsat?: string;
   retryFor?: string;
+  maxParts?: string;
+  /** false with --no-sign: send without naming and signing as this node. */
+  sign: boolean;
+  /** Spontaneous: no payment hash from the payee. */
+  keysend?: boolean;
+  /** Show a progress bar for multi-part messages (a terminal, not --json). */
+  progress?: boolean;
 }
 
 export interface SendOutcome {
@@ -18,6 +26,8 @@ export interface SendOutcome {
   amount_sent_msat: number;
   fee_msat: number;
   attempts: number;
+  parts: number;
+  spontaneous: boolean;
   message_bytes: number;
   route: { short_channel_id_dir: string; node_id: string }[];
 }
@@ -37,29 +47,65 @@ export async function send(node: NodeConnection, f: SendFlags): Promise<SendOutc
     v: (s: string) => string | undefined,
   ) => (given === undefined ? ask(flag, question, v) : Promise.resolve(checked(flag, given, v)));
   const destination = await value('--destination', f.destination, 'Payee node id', validators.pubkey);
-  const paymentHash = await value(
-    '--payment-hash',
-    f.paymentHash,
-    'Payment hash (from lnmsg receive)',
-    validators.hash,
-  );
+  if (f.keysend && f.paymentHash !== undefined)
+    throw new CliError('--keysend sends without a payment hash', EXIT.usage);
+  const paymentHash = f.keysend
+    ? undefined
+    : await value('--payment-hash', f.paymentHash, 'Payment hash (from lnmsg receive)', validators.hash);
   const amountMsat = await value('--amount-msat', f.amountMsat, 'Amount in msat', validators.msat);
   const message =
     messageFromFlags(f) ?? new TextEncoder().encode(await ask('--message', 'Message', validators.nonEmpty));
-  return node.call<SendOutcome>('sendmessage', {
+  const count = (flag: string, v: string | undefined) =>
+    v === undefined ? undefined : Number(checked(flag, v, validators.msat));
+  const call = node.call<SendOutcome>('sendmessage', {
     destination: destination.toLowerCase(),
-    payment_hash: paymentHash.toLowerCase(),
+    ...(paymentHash ? { payment_hash: paymentHash.toLowerCase() } : {}),
     amount_msat: Number(amountMsat),
     message_hex: toHex(message),
-    ...(f.retryFor === undefined
-      ? {}
-      : { retry_for: Number(checked('--retry-for', f.retryFor, validators.msat)) }),
+    sign: f.sign,
+    ...(f.retryFor === undefined ? {} : { retry_for: count('--retry-for', f.retryFor) }),
+    ...(f.maxParts === undefined ? {} : { max_parts: count('--max-parts', f.maxParts) }),
   });
+  return f.progress && paymentHash ? withProgressBar(node, paymentHash, call) : call;
+}
+
+/** Polls sendmessage_status while the send runs; draws a bar once the message turns out to need parts. */
+async function withProgressBar<T>(node: NodeConnection, paymentHash: string, call: Promise<T>): Promise<T> {
+  let bar: ReturnType<typeof prompts.progress> | undefined;
+  let shown = 0;
+  let finished = false;
+  const poll = async () => {
+    while (!finished) {
+      const s = await node
+        .call<{ sent: number; parts: number } | null>('sendmessage_status', { payment_hash: paymentHash })
+        .catch(() => null);
+      if (s && s.parts > 1) {
+        if (!bar) {
+          bar = prompts.progress({ max: s.parts, output: process.stderr });
+          bar.start(`sending ${s.parts} parts`);
+        }
+        const sent = Math.min(s.sent, s.parts);
+        if (sent > shown) bar.advance(sent - shown, `${sent}/${s.parts} parts sent, waiting for the payee`);
+        shown = Math.max(shown, sent);
+      }
+      await new Promise((r) => setTimeout(r, 200));
+    }
+  };
+  const polling = poll();
+  try {
+    return await call;
+  } finally {
+    finished = true;
+    await polling;
+    bar?.stop('done');
+  }
 }
 
 export function formatSend(r: SendOutcome): string {
   return [
-    `paid ${r.amount_msat} msat (fee ${r.fee_msat} msat) with a ${r.message_bytes}-byte message`,
+    `paid ${r.amount_msat} msat (fee ${r.fee_msat} msat) with a ${r.message_bytes}-byte message` +
+      (r.parts > 1 ? ` in ${r.parts} parts` : '') +
+      (r.spontaneous ? ' (keysend)' : ''),
     `route: ${r.route.map((h) => h.short_channel_id_dir).join(' -> ')} (${r.route.length} hops, ${r.attempts} attempt${r.attempts === 1 ? '' : 's'})`,
     `payment hash ${r.payment_hash}`,
     `preimage     ${r.payment_preimage}`,
