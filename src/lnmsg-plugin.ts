@@ -1,9 +1,10 @@
-import { HtlcAcceptedRequest } from './cln/hook-types.js';
+import { CONTINUE } from './cln/hook-types.js';
 import { param } from './cln/params.js';
 import { captureConsole, INVALID_PARAMS, MethodError, Plugin, type PluginContext } from './cln/plugin.js';
 import { DEFAULT_MESSAGE_TLV_TYPE } from './onion/capacity.js';
 import { commandDecider, deciderUrlProblem, urlDecider } from './receive/decider.js';
 import { messageView } from './receive/format.js';
+import { htlcAccepted } from './receive/hook.js';
 import { type Decision, RECEIVER_DEFAULTS, Receiver } from './receive/receiver.js';
 import { sendMessage } from './send/message.js';
 import { SendError, Sender } from './send/sender.js';
@@ -116,12 +117,10 @@ export function lnmsgPlugin(): Plugin {
       sender = new Sender(ctx.rpc, (m) => ctx.log('info', m));
       return undefined;
     })
-    .hook('htlc_accepted', { before: ['keysend'], fallback: { result: 'continue' } }, (payload) => {
-      // Every HTLC the node handles passes here: anything we cannot read is not ours.
-      const req = HtlcAcceptedRequest.safeParse(payload);
-      if (!req.success || !receiver) return { result: 'continue' };
-      return receiver.onHtlcAccepted(req.data);
-    })
+    // Before lightningd's keysend plugin, which strips unknown even records (OBSERVED.md).
+    .hook('htlc_accepted', { before: ['keysend'], fallback: CONTINUE }, (payload) =>
+      htlcAccepted(receiver, payload),
+    )
     .method(
       'sendmessage',
       {
