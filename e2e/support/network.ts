@@ -1,0 +1,130 @@
+import { type ChildProcess, execFile, spawn } from 'node:child_process';
+import { mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+import { promisify } from 'node:util';
+import { LightningRpc } from '../../src/cln/rpc.js';
+import { projectRoot, sharedDir } from '../../test/support/shared.js';
+
+const run = promisify(execFile);
+const NET = join(sharedDir, 'tools', 'simchain', 'net.sh');
+export const PLUGIN = resolve(projectRoot, 'bin', 'lnmsg-plugin');
+const LNMSG = resolve(projectRoot, 'bin', 'lnmsg');
+
+/** A line of real lightningd nodes on simchain; every test stops what it starts. */
+export class Network {
+  private readonly rpcs = new Map<number, LightningRpc>();
+  private readonly env: NodeJS.ProcessEnv;
+
+  private constructor(
+    readonly dir: string,
+    readonly size: number,
+    ports: { chain: number; base: number },
+  ) {
+    this.env = { ...process.env, CHAIN_PORT: String(ports.chain), BASE_PORT: String(ports.base) };
+  }
+
+  /** Starts `size` nodes, each with `args` (by default the lnmsg plugin). */
+  static async start(size: number, args: string[] = [`--plugin=${PLUGIN}`]): Promise<Network> {
+    const dir = mkdtempSync(join(tmpdir(), 'lnmsg-e2e-'));
+    // Ports from the process id so two runs side by side do not collide.
+    const base = 20000 + ((process.pid * 7) % 20000);
+    const net = new Network(dir, size, { chain: base, base: base + 10 });
+    await net.sh('start', String(size), dir, ...args);
+    return net;
+  }
+
+  private async sh(...args: string[]): Promise<string> {
+    const { stdout } = await run(NET, args, { env: this.env, maxBuffer: 64 * 1024 * 1024 });
+    return stdout;
+  }
+
+  nodeDir(k: number): string {
+    return join(this.dir, `n${k}`);
+  }
+
+  rpc(k: number): LightningRpc {
+    let r = this.rpcs.get(k);
+    if (!r) {
+      r = new LightningRpc(join(this.nodeDir(k), 'regtest', 'lightning-rpc'), 'e2e');
+      this.rpcs.set(k, r);
+    }
+    return r;
+  }
+
+  call<T = Record<string, unknown>>(
+    k: number,
+    method: string,
+    params: Record<string, unknown> = {},
+  ): Promise<T> {
+    return this.rpc(k).call<T>(method, params);
+  }
+
+  async id(k: number): Promise<string> {
+    return (await this.call<{ id: string }>(k, 'getinfo')).id;
+  }
+
+  /** kill -9 node k and start it again (with the same plugin args, plus `extra`). */
+  async restart(k: number, ...extra: string[]): Promise<void> {
+    this.rpcs.get(k)?.close();
+    this.rpcs.delete(k);
+    await this.sh('restart', this.dir, String(k), ...extra);
+  }
+
+  async mine(blocks: number): Promise<void> {
+    await this.sh('mine', this.dir, String(blocks));
+  }
+
+  /** Runs the lnmsg CLI against node k. */
+  lnmsg(k: number, ...args: string[]): ChildProcess {
+    return spawn(
+      process.execPath,
+      [LNMSG, '--lightning-dir', this.nodeDir(k), '--network', 'regtest', ...args],
+      {
+        stdio: ['ignore', 'pipe', 'pipe'],
+      },
+    );
+  }
+
+  async stop(): Promise<void> {
+    for (const r of this.rpcs.values()) r.close();
+    await this.sh('stop', this.dir).catch(() => {});
+  }
+}
+
+/** Collects a child's output and resolves when it exits. */
+export function finished(
+  child: ChildProcess,
+): Promise<{ code: number | null; stdout: string; stderr: string }> {
+  let stdout = '';
+  let stderr = '';
+  child.stdout?.on('data', (d) => {
+    stdout += d;
+  });
+  child.stderr?.on('data', (d) => {
+    stderr += d;
+  });
+  return new Promise((resolve) => child.on('close', (code) => resolve({ code, stdout, stderr })));
+}
+
+/** Resolves with the first stdout line matching `re`. */
+export function lineMatching(child: ChildProcess, re: RegExp): Promise<RegExpExecArray> {
+  return new Promise((resolve, reject) => {
+    let buf = '';
+    child.stdout?.on('data', (d) => {
+      buf += d;
+      const m = re.exec(buf);
+      if (m) resolve(m);
+    });
+    child.on('close', () => reject(new Error(`exited before printing ${re}: ${buf}`)));
+  });
+}
+
+/** Sum of what node k could spend on its channels, in msat. */
+export async function spendable(net: Network, k: number): Promise<number> {
+  const { channels } = await net.call<{ channels: { spendable_msat?: number; to_us_msat?: number }[] }>(
+    k,
+    'listpeerchannels',
+  );
+  return channels.reduce((n, c) => n + (c.to_us_msat ?? 0), 0);
+}
