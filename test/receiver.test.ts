@@ -353,3 +353,41 @@ describe('receiver: spontaneous (keysend) messages', needsShared('fixtures'), ()
     assert.deepEqual([plain, wrong], [{ result: 'continue' }, { result: 'continue' }]);
   });
 });
+
+describe('receiver: restarts while a message is held', needsShared('fixtures'), () => {
+  test('a held message replayed after a restart waits for the decision again, and settles once', async () => {
+    const { receiver, store } = setup();
+    const inv = await receiver.newInvoice({ hold: true });
+    const req = htlcRequest({
+      paymentHash: inv.paymentHash,
+      payload: final([{ type: TYPE, value: text('held') }]),
+    });
+    void receiver.onHtlcAccepted(req); // the node dies with this HTLC held
+    await receiver.wait(inv.paymentHash, 5000);
+    const restarted = new Receiver(store, receiver.config);
+    await restarted.load();
+    const replay = restarted.onHtlcAccepted(req);
+    await new Promise((r) => setImmediate(r));
+    assert.ok(restarted.decide(inv.paymentHash, { accept: true }));
+    assert.deepEqual(await replay, { result: 'resolve', payment_key: inv.preimage });
+    assert.equal((await store.messages()).length, 1);
+    receiver.decide(inv.paymentHash, { accept: false, reason: 'the old process is gone' });
+  });
+
+  test('held by a decider that is gone after the restart: the replay settles', async () => {
+    let stopOld: (d: Decision) => void = () => {};
+    const { receiver, store } = setup({ decider: () => new Promise((r) => (stopOld = r)) });
+    const inv = await receiver.newInvoice({});
+    const req = htlcRequest({
+      paymentHash: inv.paymentHash,
+      payload: final([{ type: TYPE, value: text('x') }]),
+    });
+    void receiver.onHtlcAccepted(req);
+    await receiver.wait(inv.paymentHash, 5000);
+    const restarted = new Receiver(store, { ...receiver.config, decider: undefined });
+    await restarted.load();
+    assert.deepEqual(await restarted.onHtlcAccepted(req), { result: 'resolve', payment_key: inv.preimage });
+    assert.equal((await store.message(inv.paymentHash))?.status, 'settled');
+    stopOld({ accept: false, reason: 'the old process is gone' });
+  });
+});

@@ -188,6 +188,11 @@ export class Receiver {
       if (existing.status === 'settled') return resolve;
       if (existing.status === 'rejected')
         return refuse(`the payee rejected it: ${existing.rejectReason ?? ''}`);
+      // Held before a restart: if nothing is left to decide it (no hold, no decider now), settle.
+      if (!inv?.hold && !this.config.decider) {
+        await this.store.updateMessage(existing.paymentHash, (m) => ({ ...m, status: 'settled' }));
+        return resolve;
+      }
       const d = await this.awaitDecision(existing, htlc.cltv_expiry_relative);
       return d.accept ? resolve : refuse(d.reason);
     }
