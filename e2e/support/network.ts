@@ -1,5 +1,5 @@
 import { type ChildProcess, execFile, spawn } from 'node:child_process';
-import { mkdtempSync } from 'node:fs';
+import { mkdtempSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { promisify } from 'node:util';
@@ -20,16 +20,21 @@ export class Network {
     readonly dir: string,
     readonly size: number,
     ports: { chain: number; base: number },
+    env: Record<string, string>,
   ) {
-    this.env = { ...process.env, CHAIN_PORT: String(ports.chain), BASE_PORT: String(ports.base) };
+    this.env = { ...process.env, ...env, CHAIN_PORT: String(ports.chain), BASE_PORT: String(ports.base) };
   }
 
-  /** Starts `size` nodes, each with `args` (by default the lnmsg plugin). */
-  static async start(size: number, args: string[] = [`--plugin=${PLUGIN}`]): Promise<Network> {
+  /** Starts `size` nodes, each with `args` (by default the lnmsg plugin) and `env`. */
+  static async start(
+    size: number,
+    args: string[] = [`--plugin=${PLUGIN}`],
+    env: Record<string, string> = {},
+  ): Promise<Network> {
     const dir = mkdtempSync(join(tmpdir(), 'lnmsg-e2e-'));
     // Ports from the process id so two runs side by side do not collide.
     const base = 20000 + ((process.pid * 7) % 20000);
-    const net = new Network(dir, size, { chain: base, base: base + 10 });
+    const net = new Network(dir, size, { chain: base, base: base + 10 }, env);
     await net.sh('start', String(size), dir, ...args);
     return net;
   }
@@ -69,6 +74,26 @@ export class Network {
     this.rpcs.get(k)?.close();
     this.rpcs.delete(k);
     await this.sh('restart', this.dir, String(k), ...extra);
+  }
+
+  /** kill -9 node k and leave it down. */
+  kill9(k: number): void {
+    this.rpcs.get(k)?.close();
+    this.rpcs.delete(k);
+    process.kill(Number(readFileSync(join(this.nodeDir(k), 'pid'), 'utf8')), 'SIGKILL');
+  }
+
+  /** Waits until node k has an active channel to each neighbour again (after a restart). */
+  async channelsActive(k: number): Promise<void> {
+    const want = (k > 1 ? 1 : 0) + (k < this.size ? 1 : 0);
+    for (;;) {
+      const { channels } = await this.call<{ channels: { state: string; peer_connected: boolean }[] }>(
+        k,
+        'listpeerchannels',
+      );
+      if (channels.filter((c) => c.state === 'CHANNELD_NORMAL' && c.peer_connected).length >= want) return;
+      await new Promise((r) => setTimeout(r, 200));
+    }
   }
 
   async mine(blocks: number): Promise<void> {
