@@ -8,7 +8,10 @@ import { projectRoot } from './support/shared.js';
 const bin = join(projectRoot, 'bin', 'lnmsg');
 
 function lnmsg(...args: string[]) {
-  const r = spawnSync(process.execPath, [bin, ...args], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] });
+  const r = spawnSync(process.execPath, [bin, ...args], {
+    encoding: 'utf8',
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
   return { code: r.status, stdout: r.stdout, stderr: r.stderr };
 }
 
@@ -39,7 +42,9 @@ test('capacity prints a table stating its assumptions', () => {
 test('demo shows the message only at the payee', () => {
   const r = lnmsg('--json', 'demo', 'a secret for Carol');
   assert.equal(r.code, 0);
-  const d = JSON.parse(r.stdout) as { hops: { final: boolean; messageVisible: boolean; sees: { message?: string } }[] };
+  const d = JSON.parse(r.stdout) as {
+    hops: { final: boolean; messageVisible: boolean; sees: { message?: string } }[];
+  };
   assert.equal(d.hops.length, 3);
   assert.deepEqual(
     d.hops.map((h) => [h.final, h.messageVisible, h.sees.message]),
@@ -62,10 +67,56 @@ test('bad flags: exit 2 naming the flag, before touching the node', () => {
   const cases: [string[], RegExp][] = [
     [['send', '--destination', 'nope'], /--destination/],
     [['send', '--destination', `02${'a'.repeat(64)}`, '--payment-hash', 'xyz'], /--payment-hash/],
-    [['send', '--destination', `02${'a'.repeat(64)}`, '--payment-hash', 'a'.repeat(64), '--amount-msat', '0'], /--amount-msat/],
-    [['send', '--destination', `02${'a'.repeat(64)}`, '--payment-hash', 'a'.repeat(64), '--amount-msat', '-5'], /--amount-msat/],
-    [['send', '--destination', `02${'a'.repeat(64)}`, '--payment-hash', 'a'.repeat(64), '--amount-msat', '5', '--hex', 'abc'], /--hex/],
-    [['send', '--destination', `02${'a'.repeat(64)}`, '--payment-hash', 'a'.repeat(64), '--amount-msat', '5'], /missing --message/],
+    [
+      [
+        'send',
+        '--destination',
+        `02${'a'.repeat(64)}`,
+        '--payment-hash',
+        'a'.repeat(64),
+        '--amount-msat',
+        '0',
+      ],
+      /--amount-msat/,
+    ],
+    [
+      [
+        'send',
+        '--destination',
+        `02${'a'.repeat(64)}`,
+        '--payment-hash',
+        'a'.repeat(64),
+        '--amount-msat',
+        '-5',
+      ],
+      /--amount-msat/,
+    ],
+    [
+      [
+        'send',
+        '--destination',
+        `02${'a'.repeat(64)}`,
+        '--payment-hash',
+        'a'.repeat(64),
+        '--amount-msat',
+        '5',
+        '--hex',
+        'abc',
+      ],
+      /--hex/,
+    ],
+    [
+      [
+        'send',
+        '--destination',
+        `02${'a'.repeat(64)}`,
+        '--payment-hash',
+        'a'.repeat(64),
+        '--amount-msat',
+        '5',
+      ],
+      /missing --message/,
+    ],
     [['capacity', '--amount-msat', 'lots'], /--amount-msat/],
   ];
   for (const [args, re] of cases) {
