@@ -1,39 +1,21 @@
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
-import { after, before, describe, test } from 'node:test';
-import { finished, Network, spendable } from './support/network.js';
+import { describe, test } from 'node:test';
+import { finished, networkForSuite, spendable } from './support/network.js';
 
 describe('large, held, spontaneous and keysend-interop messages on 3 real nodes', () => {
-  let net: Network;
-  let payee: string;
-  before(async () => {
-    net = await Network.start(3);
-    payee = await net.id(3);
-  });
-  after(() => net?.stop());
+  const suite = networkForSuite();
 
   test('a 64 KiB message over 3 hops arrives whole and byte-identical in one payment', async () => {
     const message = randomBytes(64 * 1024);
-    const hash = await net.call<string>(3, 'receivemessage_new', { amount_msat: 100_000 });
+    const hash = await suite.net.call<string>(3, 'receivemessage_new', { amount_msat: 100_000 });
     const r = await finished(
-      net.lnmsg(
-        1,
-        '--json',
-        'send',
-        '--destination',
-        payee,
-        '--payment-hash',
-        hash,
-        '--amount-msat',
-        '100000',
-        '--hex',
-        message.toString('hex'),
-      ),
+      suite.net.lnmsgSend(1, suite.payee, hash, 100_000, '--hex', message.toString('hex')),
     );
     assert.equal(r.code, 0, r.stderr);
     const sent = JSON.parse(r.stdout);
     assert.ok(sent.parts > 1, `${sent.parts} parts`);
-    const m = await net.call<{ message_hex: string; htlc_count: number }>(3, 'receivemessage_poll', {
+    const m = await suite.net.call<{ message_hex: string; htlc_count: number }>(3, 'receivemessage_poll', {
       payment_hash: hash,
     });
     assert.equal(m.message_hex, message.toString('hex'));
@@ -41,46 +23,46 @@ describe('large, held, spontaneous and keysend-interop messages on 3 real nodes'
   });
 
   test('a message the payee rejects leaves the payer where it was', async () => {
-    const hash = await net.call<string>(3, 'receivemessage_new', { hold: true });
-    const before = await spendable(net, 1);
-    const sending = net.call(1, 'sendmessage', {
-      destination: payee,
+    const hash = await suite.net.call<string>(3, 'receivemessage_new', { hold: true });
+    const before = await spendable(suite.net, 1);
+    const sending = suite.net.call(1, 'sendmessage', {
+      destination: suite.payee,
       payment_hash: hash,
       amount_msat: 5000,
       message: 'buy?',
       retry_for: 5,
     });
-    const held = await net.call<{ status: string; message: string }>(3, 'receivemessage_wait', {
+    const held = await suite.net.call<{ status: string; message: string }>(3, 'receivemessage_wait', {
       payment_hash: hash,
       timeout: 60,
     });
     assert.deepEqual([held.status, held.message], ['held', 'buy?']);
-    await net.call(3, 'receivemessage_reject', { payment_hash: hash, reason: 'out of stock' });
+    await suite.net.call(3, 'receivemessage_reject', { payment_hash: hash, reason: 'out of stock' });
     await assert.rejects(sending, /refused/);
-    assert.equal(await spendable(net, 1), before);
+    assert.equal(await spendable(suite.net, 1), before);
   });
 
   test('a held message the payee accepts settles', async () => {
-    const hash = await net.call<string>(3, 'receivemessage_new', { hold: true });
-    const sending = net.call<{ status: string }>(1, 'sendmessage', {
-      destination: payee,
+    const hash = await suite.net.call<string>(3, 'receivemessage_new', { hold: true });
+    const sending = suite.net.call<{ status: string }>(1, 'sendmessage', {
+      destination: suite.payee,
       payment_hash: hash,
       amount_msat: 5000,
       message: 'deliver',
     });
-    await net.call(3, 'receivemessage_wait', { payment_hash: hash, timeout: 60 });
-    await net.call(3, 'receivemessage_accept', { payment_hash: hash });
+    await suite.net.call(3, 'receivemessage_wait', { payment_hash: hash, timeout: 60 });
+    await suite.net.call(3, 'receivemessage_accept', { payment_hash: hash });
     assert.equal((await sending).status, 'complete');
   });
 
   test("Core Lightning's xkeysend with extratlvs 34349334 is received by lnmsg", async () => {
     const text = `xkeysend says hi ${Date.now()}`;
-    await net.call(1, 'xkeysend', {
-      destination: payee,
+    await suite.net.call(1, 'xkeysend', {
+      destination: suite.payee,
       amount_msat: 1000,
       extratlvs: { '34349334': Buffer.from(text).toString('hex') },
     });
-    const { messages } = await net.call<{ messages: { message: string; spontaneous: boolean }[] }>(
+    const { messages } = await suite.net.call<{ messages: { message: string; spontaneous: boolean }[] }>(
       3,
       'receivemessage_list',
     );
@@ -88,16 +70,16 @@ describe('large, held, spontaneous and keysend-interop messages on 3 real nodes'
   });
 
   test('a spontaneous lnmsg message (keysend) to a node without lnmsg is accepted by its keysend support', async () => {
-    await net.call(2, 'plugin', { subcommand: 'stop', plugin: 'lnmsg-plugin' });
+    await suite.net.call(2, 'plugin', { subcommand: 'stop', plugin: 'lnmsg-plugin' });
     try {
-      const r = await net.call<{ status: string; spontaneous: boolean }>(1, 'sendmessage', {
-        destination: await net.id(2),
+      const r = await suite.net.call<{ status: string; spontaneous: boolean }>(1, 'sendmessage', {
+        destination: await suite.net.id(2),
         amount_msat: 1000,
         message: 'to a stock node',
       });
       assert.deepEqual([r.status, r.spontaneous], ['complete', true]);
     } finally {
-      await net.call(2, 'plugin', {
+      await suite.net.call(2, 'plugin', {
         subcommand: 'start',
         plugin: (await import('./support/network.js')).PLUGIN,
       });

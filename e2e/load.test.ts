@@ -1,30 +1,24 @@
 import assert from 'node:assert/strict';
-import { after, before, describe, test } from 'node:test';
-import { Network } from './support/network.js';
+import { describe, test } from 'node:test';
+import { networkForSuite } from './support/network.js';
 
 const TOTAL = Number(process.env.LNMSG_LOAD_MESSAGES ?? 1000);
 
 describe(`load: ${TOTAL} messages over 3 hops`, () => {
-  let net: Network;
-  let payee: string;
-  before(async () => {
-    net = await Network.start(3);
-    payee = await net.id(3);
-  });
-  after(() => net?.stop());
+  const suite = networkForSuite();
 
   async function run(senders: number, t: { diagnostic(s: string): void }) {
     const hashes: string[] = [];
-    for (let i = 0; i < TOTAL; i++) hashes.push(await net.call<string>(3, 'receivemessage_new'));
+    for (let i = 0; i < TOTAL; i++) hashes.push(await suite.net.call<string>(3, 'receivemessage_new'));
     const started = process.hrtime.bigint();
     let next = 0;
     const failures: string[] = [];
     await Promise.all(
       Array.from({ length: senders }, async () => {
         for (let i = next++; i < TOTAL; i = next++) {
-          await net
+          await suite.net
             .call(1, 'sendmessage', {
-              destination: payee,
+              destination: suite.payee,
               payment_hash: hashes[i],
               amount_msat: 1000,
               message: `load #${i}`,
@@ -35,7 +29,7 @@ describe(`load: ${TOTAL} messages over 3 hops`, () => {
       }),
     );
     const seconds = Number(process.hrtime.bigint() - started) / 1e9;
-    const { messages } = await net.call<{ messages: { payment_hash: string; message: string }[] }>(
+    const { messages } = await suite.net.call<{ messages: { payment_hash: string; message: string }[] }>(
       3,
       'receivemessage_list',
     );

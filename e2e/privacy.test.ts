@@ -2,9 +2,9 @@ import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { after, before, describe, test } from 'node:test';
+import { describe, test } from 'node:test';
 import { sharedDir } from '../test/support/shared.js';
-import { Network, PLUGIN } from './support/network.js';
+import { type Network, networkForSuite, PLUGIN } from './support/network.js';
 
 const RECORDER = join(sharedDir, 'tools', 'recorder', 'recorder.py');
 
@@ -16,26 +16,22 @@ function hookRequests(net: Network, k: number): string[] {
 }
 
 describe('privacy: only the payee sees the message', () => {
-  let net: Network;
-  before(async () => {
-    // The recorder goes first in the hook chain, so it also sees what lnmsg on node 3 settles.
-    net = await Network.start(3, [`--plugin=${PLUGIN}`, `--plugin=${RECORDER}`], {
-      RECORDER_HOOK_BEFORE: 'keysend,lnmsg-plugin',
-    });
+  // The recorder goes first in the hook chain, so it also sees what lnmsg on node 3 settles.
+  const suite = networkForSuite(3, [`--plugin=${PLUGIN}`, `--plugin=${RECORDER}`], {
+    RECORDER_HOOK_BEFORE: 'keysend,lnmsg-plugin',
   });
-  after(() => net?.stop());
 
   test('a 3-hop payment: the message bytes appear in the payee hook request only', async () => {
     const message = randomBytes(300).toString('hex');
-    const hash = await net.call<string>(3, 'receivemessage_new');
-    await net.call(1, 'sendmessage', {
-      destination: await net.id(3),
+    const hash = await suite.net.call<string>(3, 'receivemessage_new');
+    await suite.net.call(1, 'sendmessage', {
+      destination: await suite.net.id(3),
       payment_hash: hash,
       amount_msat: 1000,
       message_hex: message,
     });
-    const atNode2 = hookRequests(net, 2).filter((l) => l.includes(hash));
-    const atNode3 = hookRequests(net, 3).filter((l) => l.includes(hash));
+    const atNode2 = hookRequests(suite.net, 2).filter((l) => l.includes(hash));
+    const atNode3 = hookRequests(suite.net, 3).filter((l) => l.includes(hash));
     assert.ok(atNode2.length >= 1 && atNode3.length >= 1, 'both nodes saw the HTLC');
     for (const l of atNode2) assert.ok(!l.toLowerCase().includes(message), 'node 2 never sees the message');
     assert.ok(
@@ -46,10 +42,10 @@ describe('privacy: only the payee sees the message', () => {
 
   test('failure replies returned to the payer do not echo the message', async () => {
     const message = randomBytes(200).toString('hex');
-    const hash = await net.call<string>(3, 'receivemessage_new', { amount_msat: 50_000 });
-    const err = await net
+    const hash = await suite.net.call<string>(3, 'receivemessage_new', { amount_msat: 50_000 });
+    const err = await suite.net
       .call(1, 'sendmessage', {
-        destination: await net.id(3),
+        destination: await suite.net.id(3),
         payment_hash: hash,
         amount_msat: 1000,
         message_hex: message,
@@ -63,7 +59,7 @@ describe('privacy: only the payee sees the message', () => {
     const said = JSON.stringify({ message: err.message, data: err.data });
     assert.match(said, /incorrect_or_unknown_payment_details/);
     assert.ok(!said.includes(message));
-    const { payments } = await net.call<{ payments: Record<string, unknown>[] }>(1, 'listsendpays', {
+    const { payments } = await suite.net.call<{ payments: Record<string, unknown>[] }>(1, 'listsendpays', {
       payment_hash: hash,
     });
     assert.ok(!JSON.stringify(payments).includes(message));

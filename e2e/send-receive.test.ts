@@ -1,34 +1,16 @@
 import assert from 'node:assert/strict';
-import { after, before, describe, test } from 'node:test';
-import { finished, lineMatching, Network } from './support/network.js';
+import { describe, test } from 'node:test';
+import { finished, lineMatching, networkForSuite } from './support/network.js';
 
 describe('lnmsg on 3 real nodes in a line (1 -> 2 -> 3)', () => {
-  let net: Network;
-  let payee: string;
-  before(async () => {
-    net = await Network.start(3);
-    payee = await net.id(3);
-  });
-  after(() => net?.stop());
+  const suite = networkForSuite();
 
   test('lnmsg receive on node 3 prints the message lnmsg send paid from node 1', async () => {
-    const recv = net.lnmsg(3, '--json', 'receive', '--timeout', '120');
+    const recv = suite.net.lnmsg(3, '--json', 'receive', '--timeout', '120');
     const done = finished(recv);
     const [, hash] = await lineMatching(recv, /"payment_hash":"([0-9a-f]{64})"/);
     const send = await finished(
-      net.lnmsg(
-        1,
-        '--json',
-        'send',
-        '--destination',
-        payee,
-        '--payment-hash',
-        hash as string,
-        '--amount-msat',
-        '1000',
-        '--message',
-        'hello through node 2',
-      ),
+      suite.net.lnmsgSend(1, suite.payee, hash as string, 1000, '--message', 'hello through node 2'),
     );
     assert.equal(send.code, 0, send.stderr);
     const sent = JSON.parse(send.stdout);
@@ -42,34 +24,34 @@ describe('lnmsg on 3 real nodes in a line (1 -> 2 -> 3)', () => {
       ['hello through node 2', 1000, 'settled'],
     );
     assert.equal(message.verified, true, 'the CLI signs by default and node 3 verifies it');
-    const { payments } = await net.call<{ payments: { status: string }[] }>(1, 'listsendpays', {
+    const { payments } = await suite.net.call<{ payments: { status: string }[] }>(1, 'listsendpays', {
       payment_hash: hash,
     });
     assert.ok(payments.some((p) => p.status === 'complete'));
   });
 
   test('a receiver restarted between receivemessage_new and the payment still receives it', async () => {
-    const hash = await net.call<string>(3, 'receivemessage_new', { amount_msat: 2000 });
-    await net.restart(3);
-    const sent = await net.call<{ status: string }>(1, 'sendmessage', {
-      destination: payee,
+    const hash = await suite.net.call<string>(3, 'receivemessage_new', { amount_msat: 2000 });
+    await suite.net.restart(3);
+    const sent = await suite.net.call<{ status: string }>(1, 'sendmessage', {
+      destination: suite.payee,
       payment_hash: hash,
       amount_msat: 2000,
       message: 'after a restart',
       retry_for: 90,
     });
     assert.equal(sent.status, 'complete');
-    const m = await net.call<{ message: string; amount: number }>(3, 'receivemessage_poll', {
+    const m = await suite.net.call<{ message: string; amount: number }>(3, 'receivemessage_poll', {
       payment_hash: hash,
     });
     assert.deepEqual([m.message, m.amount], ['after a restart', 2000]);
   });
 
   test('a second payment to a settled hash is refused and costs nothing', async () => {
-    const hash = await net.call<string>(3, 'receivemessage_new');
+    const hash = await suite.net.call<string>(3, 'receivemessage_new');
     const pay = (message: string) =>
-      net.call(1, 'sendmessage', {
-        destination: payee,
+      suite.net.call(1, 'sendmessage', {
+        destination: suite.payee,
         payment_hash: hash,
         amount_msat: 1000,
         message,
@@ -77,18 +59,23 @@ describe('lnmsg on 3 real nodes in a line (1 -> 2 -> 3)', () => {
       });
     await pay('first');
     await assert.rejects(pay('second'), /code 16\d\d|already/);
-    const m = await net.call<{ message: string }>(3, 'receivemessage_poll', { payment_hash: hash });
+    const m = await suite.net.call<{ message: string }>(3, 'receivemessage_poll', { payment_hash: hash });
     assert.equal(m.message, 'first');
   });
 
   test('bad input: a clear error and a non-zero exit', async () => {
+    const pay = (destination: string, hash: string, ...extra: string[]) => [
+      'send',
+      '--destination',
+      destination,
+      '--payment-hash',
+      hash,
+      ...extra,
+    ];
     const cases: [string[], number, RegExp][] = [
       [
-        [
-          'send',
-          '--destination',
+        pay(
           `02${'ab'.repeat(32)}`,
-          '--payment-hash',
           'ab'.repeat(32),
           '--amount-msat',
           '1000',
@@ -96,36 +83,15 @@ describe('lnmsg on 3 real nodes in a line (1 -> 2 -> 3)', () => {
           'x',
           '--retry-for',
           '2',
-        ],
+        ),
         1,
         /no route|unknown|refused|gave up/i,
       ],
+      [pay(suite.payee, 'zz', '--amount-msat', '1000', '--message', 'x'), 2, /--payment-hash/],
+      [pay(suite.payee, 'ab'.repeat(32), '--amount-msat', '0', '--message', 'x'), 2, /--amount-msat/],
       [
-        ['send', '--destination', payee, '--payment-hash', 'zz', '--amount-msat', '1000', '--message', 'x'],
-        2,
-        /--payment-hash/,
-      ],
-      [
-        [
-          'send',
-          '--destination',
-          payee,
-          '--payment-hash',
-          'ab'.repeat(32),
-          '--amount-msat',
-          '0',
-          '--message',
-          'x',
-        ],
-        2,
-        /--amount-msat/,
-      ],
-      [
-        [
-          'send',
-          '--destination',
-          payee,
-          '--payment-hash',
+        pay(
+          suite.payee,
           'ab'.repeat(32),
           '--amount-msat',
           '1000',
@@ -133,15 +99,13 @@ describe('lnmsg on 3 real nodes in a line (1 -> 2 -> 3)', () => {
           'ab'.repeat(70000),
           '--max-parts',
           '1',
-          '--retry-for',
-          '2',
-        ],
+        ),
         2,
         /does not fit|at most/,
       ],
     ];
     for (const [args, code, re] of cases) {
-      const r = await finished(net.lnmsg(1, ...args));
+      const r = await finished(suite.net.lnmsg(1, ...args));
       assert.equal(r.code, code, `${args.join(' ').slice(0, 120)}: ${r.stderr}`);
       assert.match(r.stderr, re);
       assert.doesNotMatch(r.stderr, /\n\s+at /, 'no stack trace');

@@ -64,59 +64,23 @@ test('an unreachable node: exit 3 and the socket path tried, no stack trace', ()
 });
 
 test('bad flags: exit 2 naming the flag, before touching the node', () => {
+  const dest = `02${'a'.repeat(64)}`;
+  const sendWith = (...extra: string[]) => [
+    'send',
+    '--destination',
+    dest,
+    '--payment-hash',
+    'a'.repeat(64),
+    ...extra,
+  ];
   const cases: [string[], RegExp][] = [
     [['send', '--destination', 'nope'], /--destination/],
-    [['send', '--destination', `02${'a'.repeat(64)}`, '--payment-hash', 'xyz'], /--payment-hash/],
-    [
-      [
-        'send',
-        '--destination',
-        `02${'a'.repeat(64)}`,
-        '--payment-hash',
-        'a'.repeat(64),
-        '--amount-msat',
-        '0',
-      ],
-      /--amount-msat/,
-    ],
-    [
-      [
-        'send',
-        '--destination',
-        `02${'a'.repeat(64)}`,
-        '--payment-hash',
-        'a'.repeat(64),
-        '--amount-msat',
-        '-5',
-      ],
-      /--amount-msat/,
-    ],
-    [
-      [
-        'send',
-        '--destination',
-        `02${'a'.repeat(64)}`,
-        '--payment-hash',
-        'a'.repeat(64),
-        '--amount-msat',
-        '5',
-        '--hex',
-        'abc',
-      ],
-      /--hex/,
-    ],
-    [
-      [
-        'send',
-        '--destination',
-        `02${'a'.repeat(64)}`,
-        '--payment-hash',
-        'a'.repeat(64),
-        '--amount-msat',
-        '5',
-      ],
-      /missing --message/,
-    ],
+    [['send', '--destination', dest, '--payment-hash', 'xyz'], /--payment-hash/],
+    [sendWith('--amount-msat', '0'), /--amount-msat/],
+    [sendWith('--amount-msat', '-5'), /--amount-msat/],
+    [sendWith('--amount-msat', '5', '--hex', 'abc'), /--hex/],
+    [sendWith('--amount-msat', '5'), /missing --message/],
+    [sendWith('--keysend', '--amount-msat', '5', '--message', 'x'), /--keysend/],
     [['capacity', '--amount-msat', 'lots'], /--amount-msat/],
   ];
   for (const [args, re] of cases) {

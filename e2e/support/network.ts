@@ -2,6 +2,7 @@ import { type ChildProcess, execFile, spawn } from 'node:child_process';
 import { mkdtempSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
+import { after, before } from 'node:test';
 import { promisify } from 'node:util';
 import { LightningRpc } from '../../src/cln/rpc.js';
 import { projectRoot, sharedDir } from '../../test/support/shared.js';
@@ -111,6 +112,18 @@ export class Network {
     );
   }
 
+  /** `lnmsg --json send` from node k, with the message flags in `extra`. */
+  lnmsgSend(
+    k: number,
+    destination: string,
+    hash: string,
+    amountMsat: number,
+    ...extra: string[]
+  ): ChildProcess {
+    const flags = ['--destination', destination, '--payment-hash', hash, '--amount-msat', String(amountMsat)];
+    return this.lnmsg(k, '--json', 'send', ...flags, ...extra);
+  }
+
   async stop(): Promise<void> {
     for (const r of this.rpcs.values()) r.close();
     await this.sh('stop', this.dir).catch(() => {});
@@ -152,4 +165,15 @@ export async function spendable(net: Network, k: number): Promise<number> {
     'listpeerchannels',
   );
   return channels.reduce((n, c) => n + (c.to_us_msat ?? 0), 0);
+}
+
+/** A network started before a suite's tests and stopped after them; `payee` is the last node's id. */
+export function networkForSuite(size = 3, args?: string[], env?: Record<string, string>) {
+  const suite = {} as { net: Network; payee: string };
+  before(async () => {
+    suite.net = await Network.start(size, args, env);
+    suite.payee = await suite.net.id(size);
+  });
+  after(() => suite.net?.stop());
+  return suite;
 }
