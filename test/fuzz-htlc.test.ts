@@ -6,7 +6,6 @@ import fc from 'fast-check';
 import type { HtlcAcceptedResult } from '../src/cln/hook-types.js';
 import {
   encodeBigSize,
-  encodeChunk,
   encodeFinalPayload,
   encodeTlvRecord,
   fromHex,

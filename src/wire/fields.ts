@@ -62,9 +62,9 @@ export const point: Field<Uint8Array> = {
 };
 
 /** Several fixed-size fields in a row, filling the value exactly. */
-export function sequence<T extends Record<string, unknown>>(
-  parts: { [K in keyof T]: [size: number, field: Field<T[K]>] },
-): Field<T> {
+export function sequence<T extends Record<string, unknown>>(parts: {
+  [K in keyof T]: [size: number, field: Field<T[K]>];
+}): Field<T> {
   const entries = Object.entries(parts) as [keyof T & string, [number, Field<unknown>]][];
   const total = entries.reduce((n, [, [size]]) => n + size, 0);
   return {

@@ -1,7 +1,8 @@
 import type { Field } from './fields.js';
 import { decodeTlvStream, encodeTlvStream, type TlvRecord } from './tlv.js';
 
-// biome-ignore lint/suspicious/noExplicitAny: Field<T> is invariant in T; the mapped types below recover each T.
+// Field<T> is invariant in T; the mapped types below recover each T.
+// eslint-disable-next-line @typescript-eslint/no-explicit-any
 type Spec = Record<string, readonly [type: bigint, field: Field<any>]>;
 type Values<S extends Spec> = { [K in keyof S]?: S[K][1] extends Field<infer T> ? T : never };
 

@@ -1,0 +1,216 @@
+import assert from 'node:assert/strict';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { after, afterEach, before, describe, test } from 'node:test';
+import { LightningRpc, RpcConnectionError, RpcError } from '../src/cln/rpc.js';
+import {
+  FakeLightningd,
+  FIXTURES,
+  recordedAnswer,
+  replyChunksWithId,
+  rpcRecord,
+  rpcRecords,
+} from './support/fake-lightningd.js';
+import { needsShared } from './support/shared.js';
+
+const FIX = needsShared(...FIXTURES);
+
+describe('LightningRpc against a fake lightningd', FIX, () => {
+  let fake: FakeLightningd;
+  const clients: LightningRpc[] = [];
+  const client = () => {
+    const c = new LightningRpc(fake.socketPath);
+    clients.push(c);
+    return c;
+  };
+
+  before(async () => {
+    fake = await FakeLightningd.start();
+  });
+  afterEach(() => {
+    for (const c of clients.splice(0)) c.close();
+    assert.deepEqual(fake.protocolErrors, [], 'the client wrote only JSON objects followed by "\\n\\n"');
+  });
+  after(async () => {
+    await fake?.close();
+  });
+
+  test("replies keep lightningd's text: only the id is rewritten", () => {
+    const rec = rpcRecord('getinfo-n3');
+    const chunks = replyChunksWithId(rec, 'lnmsg:getinfo#7');
+    assert.equal(chunks.join(''), rec.chunks.join('').replace('"rec:getinfo-n3"', '"lnmsg:getinfo#7"'));
+    const large = rpcRecord('listdatastore-large');
+    const moved = replyChunksWithId(large, 'x');
+    assert.equal(moved.length, 2);
+    assert.equal(moved[1], large.chunks[1], 'the second read is unchanged');
+  });
+
+  test('every recorded call: results resolve to `result`, errors become RpcError with code/message/data', async () => {
+    const rpc = client();
+    for (const rec of rpcRecords()) {
+      const { method, params } = rec.request;
+      fake.replyWith(method, rec.name);
+      const call = rpc.call(method, params as Record<string, unknown>);
+      if (rec.reply.error) {
+        const expected = rec.reply.error;
+        await assert.rejects(call, (e: unknown) => {
+          assert.ok(e instanceof RpcError, `${rec.name}: ${e}`);
+          assert.equal(e.code, expected.code, rec.name);
+          assert.equal(e.method, method);
+          assert.ok(e.message.includes(expected.message), `${e.message} names "${expected.message}"`);
+          assert.deepEqual(e.data, expected.data, rec.name);
+          return true;
+        });
+      } else {
+        assert.deepEqual(await call, rec.reply.result, rec.name);
+      }
+      const sent = fake.requests.at(-1);
+      assert.equal(sent?.method, method);
+      assert.deepEqual(sent?.params, params);
+      assert.match(String(sent?.id), new RegExp(`^lnmsg:${method}#\\d+$`));
+    }
+  });
+
+  test('recorded errors: unknown method -32601, datastore 1202, bad params -32602', async () => {
+    const rpc = client();
+    const cases: [string, number, string][] = [
+      ['unknown-method', -32601, "Unknown command 'lnmsg-no-such-method'"],
+      ['datastore-create-again', 1202, 'Key already exists'],
+      ['bad-params-missing', -32602, 'missing required parameter: message'],
+      ['bad-params-invalid', -32602, 'destination: should be a node id'],
+      ['bad-params-positional-too-many', -32602, 'too many parameters: got 1, expected 0'],
+    ];
+    for (const [name, code, text] of cases) {
+      const rec = rpcRecord(name);
+      fake.replyWith(rec.request.method, name);
+      const err = await rpc.call(rec.request.method, rec.request.params as unknown[]).then(
+        () => assert.fail(`${name} resolved`),
+        (e: unknown) => e,
+      );
+      assert.ok(err instanceof RpcError);
+      assert.equal(err.code, code);
+      assert.ok(err.message.includes(text), err.message);
+      assert.equal(err.data, undefined);
+    }
+    // Not configured at all: the fake answers as lightningd did for an unknown command.
+    await assert.rejects(rpc.call('lnmsg-nope'), (e: unknown) => {
+      assert.ok(e instanceof RpcError);
+      assert.equal(e.code, -32601);
+      assert.match(e.message, /Unknown command 'lnmsg-nope'/);
+      return true;
+    });
+  });
+
+  test('concurrent calls answered out of order, separately and coalesced in one write', async () => {
+    const rpc = client();
+    fake.replyWith('getinfo', 'getinfo-n3');
+    fake.replyWith('signmessage', 'signmessage');
+    fake.replyWith('listnodes', 'listnodes');
+    fake.replyWith('checkmessage', 'checkmessage-tampered');
+    for (const coalesce of [false, true]) {
+      fake.hold();
+      const seen = fake.requests.length;
+      const calls = [
+        rpc.call('getinfo'),
+        rpc.call('signmessage', { message: 'lnmsg fixture' }),
+        rpc.call('listnodes'),
+        rpc.call('checkmessage', {}).catch((e: unknown) => e),
+      ];
+      await fake.waitForRequests(seen + 4);
+      assert.equal(fake.heldCount, 4);
+      await fake.release({ order: [3, 1, 2, 0], coalesce });
+      const [info, sig, nodes, err] = await Promise.all(calls);
+      assert.deepEqual(info, rpcRecord('getinfo-n3').reply.result);
+      assert.deepEqual(sig, rpcRecord('signmessage').reply.result);
+      assert.deepEqual(nodes, rpcRecord('listnodes').reply.result);
+      assert.ok(err instanceof RpcError);
+      assert.equal(err.code, 1301);
+      assert.deepEqual(err.data, rpcRecord('checkmessage-tampered').reply.error?.data);
+    }
+  });
+
+  test('one connection carries many calls', async () => {
+    const rpc = client();
+    fake.replyWith('getinfo', 'getinfo');
+    const before = fake.connectionsAccepted;
+    const results = await Promise.all(Array.from({ length: 20 }, () => rpc.call('getinfo')));
+    assert.equal(fake.connectionsAccepted, before + 1);
+    for (const r of results) assert.deepEqual(r, rpcRecord('getinfo').reply.result);
+  });
+
+  test('the 80 KB reply arriving in the recorded 2 reads', async () => {
+    const rpc = client();
+    const rec = rpcRecord('listdatastore-large');
+    let chunks: string[] = [];
+    fake.handle('listdatastore', (req) => {
+      const answer = recordedAnswer('listdatastore-large', req.id);
+      chunks = answer.chunks;
+      return answer;
+    });
+    const result = await rpc.call('listdatastore', rec.request.params as Record<string, unknown>);
+    assert.equal(chunks.length, 2, 'written as the 2 recorded pieces');
+    assert.deepEqual(result, rec.reply.result);
+    // ...and with a smaller call answered in the same write right behind it
+    fake.replyWith('getinfo', 'getinfo-n2');
+    fake.hold();
+    const seen = fake.requests.length;
+    const big = rpc.call('listdatastore', rec.request.params as Record<string, unknown>);
+    const small = rpc.call('getinfo');
+    await fake.waitForRequests(seen + 2);
+    await fake.release({ coalesce: true });
+    assert.deepEqual(await big, rec.reply.result);
+    assert.deepEqual(await small, rpcRecord('getinfo-n2').reply.result);
+  });
+
+  test('the server closing the connection rejects every pending call; the next call reconnects', async () => {
+    const rpc = client();
+    fake.handle('waitsendpay', () => undefined); // never answers, like a payment still in flight
+    const seen = fake.requests.length;
+    const pending = [rpc.call('waitsendpay', { payment_hash: '00'.repeat(32) }), rpc.call('waitsendpay', {})];
+    await fake.waitForRequests(seen + 2);
+    fake.dropConnections();
+    for (const p of pending) {
+      await assert.rejects(p, (e: unknown) => {
+        assert.ok(e instanceof RpcConnectionError, String(e));
+        assert.ok(e.message.includes(fake.socketPath), e.message);
+        return true;
+      });
+    }
+    fake.replyWith('getinfo', 'getinfo');
+    assert.deepEqual(await rpc.call('getinfo'), rpcRecord('getinfo').reply.result);
+  });
+});
+
+describe('LightningRpc without a lightningd', () => {
+  const dirs: string[] = [];
+  after(() => {
+    for (const d of dirs) rmSync(d, { recursive: true, force: true });
+  });
+
+  test('a missing socket gives RpcConnectionError naming the path tried', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'lnmsg-no-ln-'));
+    dirs.push(dir);
+    const path = join(dir, 'regtest', 'lightning-rpc');
+    const rpc = new LightningRpc(path);
+    await assert.rejects(rpc.call('getinfo'), (e: unknown) => {
+      assert.ok(e instanceof RpcConnectionError);
+      assert.ok(e.message.includes(path), e.message);
+      return true;
+    });
+    // and again: a failed connection is not cached
+    await assert.rejects(rpc.call('getinfo'), RpcConnectionError);
+  });
+
+  test('a path that is not a socket gives RpcConnectionError naming it', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'lnmsg-no-ln-'));
+    dirs.push(dir);
+    const path = join(dir, 'lightning-rpc');
+    writeFileSync(path, '');
+    await assert.rejects(new LightningRpc(path).call('getinfo'), (e: unknown) => {
+      assert.ok(e instanceof RpcConnectionError);
+      assert.ok(e.message.includes(path), e.message);
+      return true;
+    });
+  });
+});
