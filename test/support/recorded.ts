@@ -114,36 +114,6 @@ export function recordedHookRequests(): { rec: PipeRecord; raw: string; msg: Rec
   return [...byId.values()];
 }
 
-export interface HtlcParams {
-  peer_id: string;
-  onion: { payload: string; [k: string]: unknown };
-  htlc: {
-    short_channel_id: string;
-    id: number;
-    amount_msat: number;
-    cltv_expiry: number;
-    cltv_expiry_relative: number;
-    payment_hash: string;
-  };
-  [k: string]: unknown;
-}
-
-/** Node 3's (final hop) recorded htlc_accepted request of the sendonion run (a). */
-export function recordedFinalHop(): { id: string; params: HtlcParams } {
-  const { msg } = only(
-    lightningdMessages('htlc-accepted-sendonion.jsonl').filter(
-      (m) => m.rec.node === 3 && m.msg.method === 'htlc_accepted',
-    ),
-    'final-hop htlc_accepted of htlc-sendonion',
-  );
-  return { id: msg.id as string, params: msg.params as unknown as HtlcParams };
-}
-
-/** The htlc_accepted request, serialized as lightningd writes it (compact JSON). */
-export function hookRequest(id: string, params: HtlcParams): string {
-  return JSON.stringify({ jsonrpc: '2.0', id, method: 'htlc_accepted', params });
-}
-
 /** `cln:htlc_accepted#125` → `cln:htlc_accepted#<n>`: lightningd numbers each request anew. */
 export function renumber(recordedId: string, n: number): string {
   return recordedId.replace(/#\d+$/, `#${n}`);

@@ -1,0 +1,357 @@
+import assert from 'node:assert/strict';
+import { mkdirSync } from 'node:fs';
+import { after, before, describe, test } from 'node:test';
+import { sha256 } from '@noble/hashes/sha2.js';
+import { DEFAULT_MESSAGE_TLV_TYPE, fromHex, toHex, utf8 } from '../src/index.js';
+import { FakeDatastore, FakeLightningd, FIXTURES } from './support/fake-lightningd.js';
+import { htlcRequest } from './support/htlc.js';
+import { type PluginMessage, PluginProcess } from './support/plugin-process.js';
+import {
+  lightningdMessages,
+  passthroughRequest,
+  recordedGetmanifest,
+  recordedGetmanifests,
+  recordedHookRequests,
+  recordedInit,
+  recordedShutdown,
+  renumber,
+} from './support/recorded.js';
+import { needsShared } from './support/shared.js';
+
+const FIX = needsShared(...FIXTURES);
+const TYPE = DEFAULT_MESSAGE_TLV_TYPE;
+
+interface Manifest {
+  options: { name: string; type: string; default?: unknown }[];
+  rpcmethods: { name: string; usage: string; description: string }[];
+  hooks: { name: string; before?: string[] }[];
+  notifications: { method: string }[];
+  subscriptions: string[];
+  dynamic: boolean;
+  nonnumericids: boolean;
+}
+
+/** The option values lightningd sends in `init`: every declared option, at its default unless set. */
+function initOptions(manifest: Manifest, set: Record<string, unknown> = {}): Record<string, unknown> {
+  return { ...Object.fromEntries(manifest.options.map((o) => [o.name, o.default])), ...set };
+}
+
+/** A node: the fake lightningd with its datastore, and lnmsg started as lightningd starts it. */
+class Node {
+  readonly datastore = new FakeDatastore();
+  plugin!: PluginProcess;
+  manifest!: Manifest;
+  private n = 0;
+  private constructor(readonly fake: FakeLightningd) {
+    fake.replyWith('getinfo', 'getinfo-n3');
+    this.datastore.install(fake);
+  }
+
+  static async start(): Promise<Node> {
+    return new Node(await FakeLightningd.start());
+  }
+
+  /** getmanifest then init, with the recorded messages; returns init's answer. */
+  async startPlugin(options: Record<string, unknown> = {}): Promise<PluginMessage> {
+    this.plugin = new PluginProcess(this.fake.dir);
+    const answer = await this.plugin.request(recordedGetmanifest());
+    this.manifest = answer.result as Manifest;
+    return this.plugin.request(recordedInit(this.fake.dir, initOptions(this.manifest, options)));
+  }
+
+  /** A method called through lightningd from lightning-cli (the recorded passthrough, our method). */
+  async call(method: string, params: unknown[] | Record<string, unknown>): Promise<PluginMessage> {
+    const { raw } = passthroughRequest(method, params, ++this.n);
+    return this.plugin.request(raw);
+  }
+
+  async result<T>(method: string, params: unknown[] | Record<string, unknown>): Promise<T> {
+    const answer = await this.call(method, params);
+    assert.equal(answer.error, undefined, `${method}: ${JSON.stringify(answer.error)}`);
+    return answer.result as T;
+  }
+
+  /**
+   * An htlc_accepted hook call, numbered as lightningd numbers them. `onAnswer` runs the moment the
+   * answer arrives, before anything else can happen.
+   */
+  hook(params: unknown, onAnswer: (m: PluginMessage) => void = () => {}): Promise<PluginMessage> {
+    const id = renumber('cln:htlc_accepted#125', 1000 + ++this.n);
+    const answer = this.plugin.waitFor((m) => {
+      const ours = m.id === id && !('method' in m);
+      if (ours) onAnswer(m);
+      return ours;
+    }, `an answer to ${id}`);
+    this.plugin.send(JSON.stringify({ jsonrpc: '2.0', id, method: 'htlc_accepted', params }));
+    return answer;
+  }
+
+  messagesStored(hash: string): number {
+    return this.datastore.keys().filter((k) => k[0] === 'lnmsg' && k[1] === 'message' && k[2] === hash)
+      .length;
+  }
+
+  async stop(): Promise<void> {
+    await this.plugin?.kill();
+    await this.fake.close();
+  }
+}
+
+function finalPayload(message: Uint8Array) {
+  return { amtToForward: 1000n, outgoingCltvValue: 126, customRecords: [{ type: TYPE, value: message }] };
+}
+
+describe('bin/lnmsg-plugin driven with recorded lightningd messages', FIX, () => {
+  let node: Node;
+  before(async () => {
+    node = await Node.start();
+  });
+  after(async () => {
+    await node.stop();
+  });
+
+  test('getmanifest: options, methods, the hook before keysend, nonnumericids, dynamic', async () => {
+    const init = await node.startPlugin();
+    assert.deepEqual(init.result, {});
+    const m = node.manifest;
+    assert.deepEqual(
+      m.options.map((o) => o.name),
+      [
+        'lnmsg-tlv-type',
+        'lnmsg-max-message-bytes',
+        'lnmsg-min-amount-msat',
+        'lnmsg-decide-command',
+        'lnmsg-decide-url',
+      ],
+    );
+    assert.equal(m.options[0]?.default, Number(TYPE));
+    for (const name of [
+      'sendmessage',
+      'receivemessage_new',
+      'receivemessage_poll',
+      'receivemessage_wait',
+      'receivemessage_list',
+      'receivemessage_accept',
+      'receivemessage_reject',
+    ]) {
+      const method = m.rpcmethods.find((r) => r.name === name);
+      assert.ok(method, `${name} is declared`);
+      assert.ok(method.description.length > 10, `${name} has a description`);
+      assert.equal(typeof method.usage, 'string');
+    }
+    assert.deepEqual(m.hooks, [{ name: 'htlc_accepted', before: ['keysend'] }]);
+    assert.deepEqual(m.notifications, [{ method: 'lnmsg_received' }]);
+    assert.ok(m.subscriptions.includes('shutdown'));
+    assert.equal(m.dynamic, true);
+    assert.equal(m.nonnumericids, true);
+    assert.deepEqual(node.plugin.framingErrors, []);
+  });
+
+  test('every recorded getmanifest (start-up and dynamic starts) gets the same manifest', async () => {
+    for (const raw of recordedGetmanifests()) {
+      const p = new PluginProcess(node.fake.dir);
+      const answer = await p.request(raw);
+      assert.deepEqual(answer.result, node.manifest);
+      await p.kill();
+    }
+  });
+
+  test('recorded htlc_accepted calls: `continue` for every other payment; the xkeysend message is received', async () => {
+    let continued = 0;
+    const received: string[] = [];
+    for (const { rec, raw, msg } of recordedHookRequests()) {
+      const answer = await node.plugin.request(raw);
+      const r = answer.result as { result: string; payment_key?: string };
+      const hash = (msg.params as { htlc: { payment_hash: string } }).htlc.payment_hash;
+      // Only node 3 registered before lightningd's keysend plugin saw the unstripped 34349334 record.
+      if (rec.step === 'htlc-xkeysend-before-keysend' && rec.node === 3) {
+        assert.equal(r.result, 'resolve', `${rec.step} ${msg.id}`);
+        assert.equal(toHex(sha256(fromHex(r.payment_key ?? ''))), hash);
+        received.push(hash);
+      } else {
+        assert.deepEqual(r, { result: 'continue' }, `${rec.step} node ${rec.node} ${msg.id}`);
+        continued++;
+      }
+    }
+    assert.ok(continued >= 10, `${continued} recorded hook calls continued`);
+    assert.equal(received.length, 1);
+    const { messages } = await node.result<{ messages: Record<string, unknown>[] }>(
+      'receivemessage_list',
+      [],
+    );
+    assert.equal(messages.length, 1);
+    assert.equal(messages[0]?.payment_hash, received[0]);
+    assert.equal(messages[0]?.spontaneous, true);
+    assert.match(String(messages[0]?.message), /xkeysend/);
+  });
+
+  test('recorded notifications lnmsg did not subscribe to are ignored, stdout stays clean', async () => {
+    for (const { raw } of lightningdMessages('notifications.jsonl')) node.plugin.send(raw);
+    const { messages } = await node.result<{ messages: unknown[] }>('receivemessage_list', []);
+    assert.equal(messages.length, 1);
+    assert.equal(node.plugin.running, true);
+    assert.deepEqual(node.plugin.framingErrors, []);
+  });
+
+  test('receive: new hash, the message stored before the HTLC settles, poll, replay, second payment', async () => {
+    const hash = await node.result<string>('receivemessage_new', { amount_msat: 1000, label: 'plugin test' });
+    assert.match(hash, /^[0-9a-f]{64}$/);
+    assert.equal(await node.result('receivemessage_poll', [hash]), null);
+
+    const message = utf8.encode('hello from the recorded onion');
+    const request = htlcRequest({ paymentHash: hash, payload: finalPayload(message) });
+    let storedWhenSettled = -1;
+    const answer = await node.hook(request, () => {
+      storedWhenSettled = node.messagesStored(hash);
+    });
+    assert.equal((answer.result as { result: string }).result, 'resolve');
+    assert.equal(storedWhenSettled, 1, 'the message was in the datastore when the resolve arrived');
+    const key = (answer.result as { payment_key: string }).payment_key;
+    assert.equal(toHex(sha256(fromHex(key))), hash);
+
+    const notified = await node.plugin.waitFor(
+      (m) => m.method === 'lnmsg_received' && m.params?.payment_hash === hash,
+      'lnmsg_received',
+    );
+    assert.equal(notified.params?.message, 'hello from the recorded onion');
+
+    const polled = await node.result<{ amount: number; message: string; htlcs: number }>(
+      'receivemessage_poll',
+      [hash],
+    );
+    assert.equal(polled.amount, 1000);
+    assert.equal(polled.message, 'hello from the recorded onion');
+
+    // lightningd replays the same HTLC after a restart: the same answer, the message stored once.
+    const replay = await node.hook(request);
+    assert.deepEqual(replay.result, answer.result);
+    assert.equal(node.messagesStored(hash), 1);
+
+    // Another HTLC to the paid hash: incorrect_or_unknown_payment_details with htlc_msat and height.
+    const again = await node.hook({ ...request, htlc: { ...request.htlc, id: request.htlc.id + 1 } });
+    const fail = again.result as { result: string; failure_message: string };
+    assert.equal(fail.result, 'fail');
+    assert.match(fail.failure_message, /^400f00000000000003e8[0-9a-f]{8}$/);
+  });
+
+  test('refusals: short amount, no message, malformed payload, each with 0x400f', async () => {
+    const hash = await node.result<string>('receivemessage_new', [5000]);
+    const cases = [
+      htlcRequest({ paymentHash: hash, amountMsat: 4999, payload: finalPayload(utf8.encode('short')) }),
+      htlcRequest({
+        paymentHash: hash,
+        amountMsat: 5000,
+        payload: { amtToForward: 5000n, outgoingCltvValue: 126 },
+      }),
+      htlcRequest({ paymentHash: hash, amountMsat: 5000, payload: '0bfe020c2116ffff' }),
+    ];
+    for (const request of cases) {
+      const answer = await node.hook(request);
+      const r = answer.result as { result: string; failure_message?: string };
+      assert.equal(r.result, 'fail', JSON.stringify(request.onion.payload));
+      assert.match(r.failure_message ?? '', /^400f/);
+    }
+    assert.equal(await node.result('receivemessage_poll', [hash]), null);
+  });
+
+  test('bad parameters get a JSON-RPC error naming the parameter, never a crash', async () => {
+    const cases: [string, unknown[] | Record<string, unknown>, RegExp][] = [
+      ['receivemessage_poll', ['not-a-hash'], /payment_hash/],
+      ['receivemessage_new', { amount_msat: -5 }, /amount_msat/],
+      [
+        'sendmessage',
+        { destination: 'nobody', payment_hash: '00'.repeat(32), msatoshi: 1, message: 'x' },
+        /destination/,
+      ],
+      ['sendmessage', { destination: `02${'11'.repeat(32)}`, msatoshi: 0, message: 'x' }, /msatoshi/],
+    ];
+    for (const [method, params, names] of cases) {
+      const answer = await node.call(method, params);
+      assert.ok(answer.error, `${method} ${JSON.stringify(params)} fails`);
+      assert.equal(answer.error.code, -32602);
+      assert.match(answer.error.message, names);
+    }
+    assert.equal(node.plugin.running, true);
+  });
+
+  test('malformed onion payloads in many shapes: always an answer, the plugin keeps running', async () => {
+    const hash = await node.result<string>('receivemessage_new', [1000]);
+    const valid = htlcRequest({ paymentHash: hash, payload: finalPayload(utf8.encode('x')) }).onion.payload;
+    const payloads = [
+      '',
+      '00',
+      'zz',
+      'fd',
+      'ff'.repeat(40),
+      valid.slice(0, -2),
+      `${valid}00`,
+      `fdffff${valid.slice(2)}`,
+      '0a020203e80201000401',
+    ];
+    for (const payload of payloads) {
+      for (const paymentHash of [hash, toHex(sha256(utf8.encode(payload)))]) {
+        const answer = await node.hook(htlcRequest({ paymentHash, payload }));
+        const r = answer.result as { result: string };
+        assert.ok(['continue', 'fail'].includes(r.result), `${payload}: ${JSON.stringify(r)}`);
+      }
+    }
+    // An htlc_accepted whose params are not what lightningd sends at all.
+    const odd = await node.hook({ onion: 'nonsense' });
+    assert.deepEqual(odd.result, { result: 'continue' });
+    assert.equal(node.plugin.running, true);
+    assert.deepEqual(node.plugin.framingErrors, []);
+  });
+
+  test('restart: a hash made before the plugin restarts still receives; what was received is kept', async () => {
+    const before = await node.result<string>('receivemessage_new', [1000]);
+    const { messages } = await node.result<{ messages: unknown[] }>('receivemessage_list', []);
+    await node.plugin.kill();
+    assert.deepEqual((await node.startPlugin()).result, {});
+    const after = await node.result<{ messages: unknown[] }>('receivemessage_list', []);
+    assert.equal(after.messages.length, messages.length);
+    const answer = await node.hook(
+      htlcRequest({ paymentHash: before, payload: finalPayload(utf8.encode('after restart')) }),
+    );
+    assert.equal((answer.result as { result: string }).result, 'resolve');
+    const polled = await node.result<{ message: string }>('receivemessage_poll', [before]);
+    assert.equal(polled.message, 'after restart');
+  });
+
+  test('the recorded shutdown notification ends the plugin with exit code 0', async () => {
+    node.plugin.send(recordedShutdown());
+    assert.deepEqual(await node.plugin.exit(), { code: 0, signal: null });
+    assert.deepEqual(node.plugin.framingErrors, []);
+  });
+});
+
+describe('bin/lnmsg-plugin with bad options', FIX, () => {
+  const nodes: Node[] = [];
+  after(async () => {
+    for (const n of nodes) await n.stop();
+  });
+
+  for (const [options, says] of [
+    [{ 'lnmsg-tlv-type': 5 }, /below 65536/],
+    [{ 'lnmsg-tlv-type': 5482373484 }, /reserved/],
+    [{ 'lnmsg-max-message-bytes': -1 }, /lnmsg-max-message-bytes/],
+    [{ 'lnmsg-decide-url': 'http://example.com/decide' }, /loopback|127\.0\.0\.1|local/],
+  ] as const) {
+    test(`init with ${JSON.stringify(options)} answers {disable} saying why`, async () => {
+      const node = await Node.start();
+      nodes.push(node);
+      const init = await node.startPlugin(options);
+      const disable = (init.result as { disable?: string }).disable;
+      assert.match(disable ?? '', says);
+      assert.deepEqual(node.plugin.framingErrors, []);
+    });
+  }
+
+  test('lightningd unreachable at init: {disable} names the socket path', async () => {
+    const node = await Node.start();
+    nodes.push(node);
+    await node.fake.close();
+    mkdirSync(node.fake.dir);
+    const init = await node.startPlugin();
+    assert.match((init.result as { disable?: string }).disable ?? '', /lightning-rpc/);
+  });
+});
