@@ -1,0 +1,80 @@
+import assert from 'node:assert/strict';
+import { FakeDatastore, FakeLightningd } from './fake-lightningd.js';
+import { type PluginMessage, PluginProcess } from './plugin-process.js';
+import { passthroughRequest, recordedGetmanifest, recordedInit, renumber } from './recorded.js';
+
+export interface Manifest {
+  options: { name: string; type: string; default?: unknown }[];
+  rpcmethods: { name: string; usage: string; description: string }[];
+  hooks: { name: string; before?: string[] }[];
+  notifications: { method: string }[];
+  subscriptions: string[];
+  dynamic: boolean;
+  nonnumericids: boolean;
+}
+
+/** The option values lightningd sends in `init`: every declared option, at its default unless set. */
+function initOptions(manifest: Manifest, set: Record<string, unknown> = {}): Record<string, unknown> {
+  return { ...Object.fromEntries(manifest.options.map((o) => [o.name, o.default])), ...set };
+}
+
+/** A node: the fake lightningd with its datastore, and lnmsg started as lightningd starts it. */
+export class Node {
+  readonly datastore = new FakeDatastore();
+  plugin!: PluginProcess;
+  manifest!: Manifest;
+  private n = 0;
+  private constructor(readonly fake: FakeLightningd) {
+    fake.replyWith('getinfo', 'getinfo-n3');
+    this.datastore.install(fake);
+  }
+
+  static async start(): Promise<Node> {
+    return new Node(await FakeLightningd.start());
+  }
+
+  /** getmanifest then init, with the recorded messages; returns init's answer. */
+  async startPlugin(options: Record<string, unknown> = {}): Promise<PluginMessage> {
+    this.plugin = new PluginProcess(this.fake.dir);
+    const answer = await this.plugin.request(recordedGetmanifest());
+    this.manifest = answer.result as Manifest;
+    return this.plugin.request(recordedInit(this.fake.dir, initOptions(this.manifest, options)));
+  }
+
+  /** A method called through lightningd from lightning-cli (the recorded passthrough, our method). */
+  async call(method: string, params: unknown[] | Record<string, unknown>): Promise<PluginMessage> {
+    const { raw } = passthroughRequest(method, params, ++this.n);
+    return this.plugin.request(raw);
+  }
+
+  async result<T>(method: string, params: unknown[] | Record<string, unknown>): Promise<T> {
+    const answer = await this.call(method, params);
+    assert.equal(answer.error, undefined, `${method}: ${JSON.stringify(answer.error)}`);
+    return answer.result as T;
+  }
+
+  /**
+   * An htlc_accepted hook call, numbered as lightningd numbers them. `onAnswer` runs the moment the
+   * answer arrives, before anything else can happen.
+   */
+  hook(params: unknown, onAnswer: (m: PluginMessage) => void = () => {}): Promise<PluginMessage> {
+    const id = renumber('cln:htlc_accepted#125', 1000 + ++this.n);
+    const answer = this.plugin.waitFor((m) => {
+      const ours = m.id === id && !('method' in m);
+      if (ours) onAnswer(m);
+      return ours;
+    }, `an answer to ${id}`);
+    this.plugin.send(JSON.stringify({ jsonrpc: '2.0', id, method: 'htlc_accepted', params }));
+    return answer;
+  }
+
+  messagesStored(hash: string): number {
+    return this.datastore.keys().filter((k) => k[0] === 'lnmsg' && k[1] === 'message' && k[2] === hash)
+      .length;
+  }
+
+  async stop(): Promise<void> {
+    await this.plugin?.kill();
+    await this.fake.close();
+  }
+}
