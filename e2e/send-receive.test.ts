@@ -1,4 +1,6 @@
 import assert from 'node:assert/strict';
+import { writeFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { describe, test } from 'node:test';
 import { finished, lineMatching, networkForSuite } from './support/network.js';
 
@@ -64,6 +66,8 @@ describe('lnmsg on 3 real nodes in a line (1 -> 2 -> 3)', () => {
   });
 
   test('bad input: a clear error and a non-zero exit', async () => {
+    const big = join(suite.net.dir, 'big-message');
+    writeFileSync(big, new Uint8Array(70_000));
     const pay = (destination: string, hash: string, ...extra: string[]) => [
       'send',
       '--destination',
@@ -90,16 +94,7 @@ describe('lnmsg on 3 real nodes in a line (1 -> 2 -> 3)', () => {
       [pay(suite.payee, 'zz', '--amount-msat', '1000', '--message', 'x'), 2, /--payment-hash/],
       [pay(suite.payee, 'ab'.repeat(32), '--amount-msat', '0', '--message', 'x'), 2, /--amount-msat/],
       [
-        pay(
-          suite.payee,
-          'ab'.repeat(32),
-          '--amount-msat',
-          '1000',
-          '--hex',
-          'ab'.repeat(70000),
-          '--max-parts',
-          '1',
-        ),
+        pay(suite.payee, 'ab'.repeat(32), '--amount-msat', '1000', '--file', big, '--max-parts', '1'),
         2,
         /does not fit|at most/,
       ],

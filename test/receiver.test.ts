@@ -10,6 +10,7 @@ import {
   fromHex,
   RECORD,
   signedBytes,
+  signedText,
   type TlvRecord,
   toHex,
   utf8,
@@ -212,11 +213,11 @@ describe('receiver: multi-part messages', needsShared('fixtures'), () => {
 describe('receiver: authenticated senders', needsShared('fixtures'), () => {
   const senderKey = secp256k1.utils.randomSecretKey();
   const senderId = secp256k1.getPublicKey(senderKey, true);
-  /** As lnmsg's sender does it: signmessage over the hex of sender|recipient|timestamp|message. */
+  /** As lnmsg's sender does it: signmessage over the hex of SHA256(sender|recipient|timestamp|message). */
   const signedRecords = (message: Uint8Array, recipient = myId, signedMessage = message) => {
     const ts = 1_795_000_000_000_000_000n;
     const digest = signedMessageDigest(
-      utf8.encode(toHex(signedBytes(senderId, recipient, ts, signedMessage))),
+      utf8.encode(signedText(signedBytes(senderId, recipient, ts, signedMessage))),
     );
     const sig = secp256k1.sign(digest, senderKey, { prehash: false });
     return [

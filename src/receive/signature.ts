@@ -1,6 +1,7 @@
 import { secp256k1 } from '@noble/curves/secp256k1.js';
 import { sha256 } from '@noble/hashes/sha2.js';
-import { concat, toHex, utf8 } from '../wire/bytes.js';
+import { concat, utf8 } from '../wire/bytes.js';
+import { signedText } from '../wire/message-records.js';
 
 const PREFIX = utf8.encode('Lightning Signed Message:');
 
@@ -10,9 +11,9 @@ export function signedMessageDigest(bytes: Uint8Array): Uint8Array {
 }
 
 /**
- * Checks a 64-byte (or 65 with a recovery byte) signature by `sender` over `signed`. Core
- * Lightning's `signmessage` only signs text, so lnmsg signs the hex of the bytes; tools that sign
- * the raw bytes (as LND's signmessage can) verify too.
+ * Checks a 64-byte (or 65 with a recovery byte) signature by `sender` over `signed`: lnmsg's form
+ * (`signedText`, what Core Lightning's text-only `signmessage` can sign), or the raw bytes as
+ * other tools (LND's signmessage) sign them.
  */
 export function verifySenderSignature(
   signature: Uint8Array,
@@ -22,7 +23,7 @@ export function verifySenderSignature(
   const sig = signature.length === 65 ? signature.subarray(1) : signature;
   if (sig.length !== 64 || sender.length !== 33) return false;
   try {
-    for (const form of [utf8.encode(toHex(signed)), signed]) {
+    for (const form of [utf8.encode(signedText(signed)), signed]) {
       if (secp256k1.verify(sig, signedMessageDigest(form), sender, { prehash: false, lowS: false }))
         return true;
     }

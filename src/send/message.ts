@@ -3,7 +3,7 @@ import { sha256 } from '@noble/hashes/sha2.js';
 import type { Rpc } from '../cln/rpc.js';
 import { HOP_PAYLOADS_SIZE, hopPayloadsSize } from '../onion/sphinx.js';
 import { encodeUint, fromHex, toHex } from '../wire/bytes.js';
-import { encodeChunk, RECORD, signedBytes } from '../wire/message-records.js';
+import { encodeChunk, RECORD, signedBytes, signedText } from '../wire/message-records.js';
 import type { TlvRecord } from '../wire/tlv.js';
 import { type FinalContents, onionHops, type PathHop } from './route.js';
 import { PaymentGroup, SendError, type Sender, type SendResult } from './sender.js';
@@ -41,8 +41,7 @@ async function authorRecords(rpc: Rpc, self: string, m: MessageSend): Promise<Tl
   if (!m.sign) return [];
   const timestampNs = BigInt(Date.now()) * 1_000_000n;
   const signed = signedBytes(fromHex(self), fromHex(m.destination), timestampNs, m.message);
-  // signmessage signs text only: lnmsg signs the hex of the bytes (README: "Authenticated sender").
-  const { signature } = await rpc.call<{ signature: string }>('signmessage', { message: toHex(signed) });
+  const { signature } = await rpc.call<{ signature: string }>('signmessage', { message: signedText(signed) });
   return [
     { type: RECORD.signature, value: fromHex(signature) },
     { type: RECORD.sender, value: fromHex(self) },
@@ -102,6 +101,17 @@ export async function sendMessage(rpc: Rpc, sender: Sender, m: MessageSend): Pro
     return summary(paymentHash, true, [part], m.amountMsat);
   }
   const paymentHash = m.paymentHash;
+  // lightningd would answer a paid hash with the old preimage: the new message would go nowhere.
+  const { payments } = await rpc.call<{ payments: { status: string }[] }>('listsendpays', {
+    payment_hash: paymentHash,
+  });
+  if (payments.some((p) => p.status === 'complete')) {
+    throw new SendError(
+      `payment_hash ${paymentHash} is already paid: a payment settles once, so this message was not sent`,
+      [],
+      'refused',
+    );
+  }
 
   // Size the message against a real route first: one HTLC if it fits, else chunks.
   const probe = await sender.route(info.id, {

@@ -91,13 +91,38 @@ export class Sender {
 
   async send(req: SendRequest): Promise<SendResult> {
     const info = await this.rpc.call<{ id: string; blockheight: number }>('getinfo');
-    const layer = `lnmsg-${req.paymentHash.slice(0, 16)}-${toHex(randomBytes(4))}`;
+    let layer = `lnmsg-${req.paymentHash.slice(0, 16)}-${toHex(randomBytes(4))}`;
     const hasLayer = await this.createLayer(layer);
     const deadline = Date.now() + req.retryForSeconds * 1000;
     const failures: Failure[] = [];
+    let pauses = 0;
+    // After a failure the network may recover (a peer reconnecting, a channel unjamming): wait and
+    // try again, with what askrene learned forgotten, until retry_for runs out.
+    const pauseAndForget = async () => {
+      await new Promise((r) => setTimeout(r, Math.min(5000, 250 * 2 ** pauses++, deadline - Date.now())));
+      if (!hasLayer) return;
+      await this.rpc.call('askrene-remove-layer', { layer }).catch(() => {});
+      layer = `lnmsg-${req.paymentHash.slice(0, 16)}-${toHex(randomBytes(4))}`;
+      await this.rpc.call('askrene-create-layer', { layer });
+    };
     try {
-      for (let attempt = 1; ; attempt++) {
-        const path = await this.route(info.id, req, hasLayer ? layer : undefined, failures);
+      for (let attempt = 1; ;) {
+        let path: PathHop[];
+        try {
+          path = await this.route(info.id, req, hasLayer ? layer : undefined, failures);
+        } catch (e) {
+          const last = failures.at(-1);
+          if (!(e instanceof SendError && e.kind === 'no-route' && last)) throw e;
+          if (Date.now() >= deadline) {
+            throw new SendError(
+              `gave up after ${attempt - 1} attempts (retry_for ${req.retryForSeconds}s): no route left; last: ${describe(last)}`,
+              failures,
+              'timeout',
+            );
+          }
+          await pauseAndForget();
+          continue;
+        }
         const senderHop = this.injectSupported;
         this.checkFits(path, info.blockheight, req, senderHop);
         const result = await this.attempt(path, info.blockheight, req, attempt);
@@ -137,6 +162,8 @@ export class Sender {
           );
         }
         if (hasLayer) await this.learn(layer, path, failure);
+        else await pauseAndForget();
+        attempt++;
       }
     } finally {
       if (hasLayer) await this.rpc.call('askrene-remove-layer', { layer }).catch(() => {});

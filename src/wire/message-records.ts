@@ -1,4 +1,5 @@
-import { concat, decodeUint, encodeUint, Reader } from './bytes.js';
+import { sha256 } from '@noble/hashes/sha2.js';
+import { concat, decodeUint, encodeUint, Reader, toHex } from './bytes.js';
 import { CodecError } from './errors.js';
 import type { TlvRecord } from './tlv.js';
 
@@ -57,6 +58,14 @@ export function signedBytes(
   message: Uint8Array,
 ) {
   return concat(sender, recipient, encodeUint(timestampNs, 8), message);
+}
+
+/**
+ * The text lnmsg hands to `signmessage`: the hex of SHA256(signedBytes). Core Lightning signs
+ * text only, and under 64k, so lnmsg signs a digest of any size of message.
+ */
+export function signedText(signed: Uint8Array): string {
+  return toHex(sha256(signed));
 }
 
 export function findRecord(records: readonly TlvRecord[], type: bigint): Uint8Array | undefined {
