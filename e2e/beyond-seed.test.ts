@@ -1,5 +1,7 @@
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
+import { writeFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { describe, test } from 'node:test';
 import { finished, networkForSuite, spendable } from './support/network.js';
 
@@ -9,9 +11,9 @@ describe('large, held, spontaneous and keysend-interop messages on 3 real nodes'
   test('a 64 KiB message over 3 hops arrives whole and byte-identical in one payment', async () => {
     const message = randomBytes(64 * 1024);
     const hash = await suite.net.call<string>(3, 'receivemessage_new', { amount_msat: 100_000 });
-    const r = await finished(
-      suite.net.lnmsgSend(1, suite.payee, hash, 100_000, '--hex', message.toString('hex')),
-    );
+    const file = join(suite.net.dir, 'message-64k');
+    writeFileSync(file, message);
+    const r = await finished(suite.net.lnmsgSend(1, suite.payee, hash, 100_000, '--file', file));
     assert.equal(r.code, 0, r.stderr);
     const sent = JSON.parse(r.stdout);
     assert.ok(sent.parts > 1, `${sent.parts} parts`);
