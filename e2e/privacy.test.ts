@@ -16,36 +16,40 @@ function hookRequests(net: Network, k: number): string[] {
 }
 
 describe('privacy: only the payee sees the message', () => {
-  // The recorder goes first in the hook chain, so it also sees what lnmsg on node 3 settles.
-  const suite = networkForSuite(3, [`--plugin=${PLUGIN}`, `--plugin=${RECORDER}`], {
+  // 4 nodes: 3 hops after the payer, 2 of them intermediate. The recorder goes first in the hook
+  // chain, so it also sees what lnmsg on node 4 settles.
+  const suite = networkForSuite(4, [`--plugin=${PLUGIN}`, `--plugin=${RECORDER}`], {
     RECORDER_HOOK_BEFORE: 'keysend,lnmsg-plugin',
   });
 
   test('a 3-hop payment: the message bytes appear in the payee hook request only', async () => {
     const message = randomBytes(300).toString('hex');
-    const hash = await suite.net.call<string>(3, 'receivemessage_new');
-    await suite.net.call(1, 'sendmessage', {
-      destination: await suite.net.id(3),
+    const hash = await suite.net.call<string>(4, 'receivemessage_new');
+    const sent = await suite.net.call<{ route: unknown[] }>(1, 'sendmessage', {
+      destination: suite.payee,
       payment_hash: hash,
       amount_msat: 1000,
       message_hex: message,
     });
-    const atNode2 = hookRequests(suite.net, 2).filter((l) => l.includes(hash));
-    const atNode3 = hookRequests(suite.net, 3).filter((l) => l.includes(hash));
-    assert.ok(atNode2.length >= 1 && atNode3.length >= 1, 'both nodes saw the HTLC');
-    for (const l of atNode2) assert.ok(!l.toLowerCase().includes(message), 'node 2 never sees the message');
+    assert.equal(sent.route.length, 3);
+    for (const k of [2, 3]) {
+      const seen = hookRequests(suite.net, k).filter((l) => l.includes(hash));
+      assert.ok(seen.length >= 1, `node ${k} forwarded the HTLC`);
+      for (const l of seen) assert.ok(!l.toLowerCase().includes(message), `node ${k} never sees the message`);
+    }
+    const atPayee = hookRequests(suite.net, 4).filter((l) => l.includes(hash));
     assert.ok(
-      atNode3.some((l) => l.toLowerCase().includes(message)),
-      'node 3 sees it',
+      atPayee.some((l) => l.toLowerCase().includes(message)),
+      'the payee sees it',
     );
   });
 
   test('failure replies returned to the payer do not echo the message', async () => {
     const message = randomBytes(200).toString('hex');
-    const hash = await suite.net.call<string>(3, 'receivemessage_new', { amount_msat: 50_000 });
+    const hash = await suite.net.call<string>(4, 'receivemessage_new', { amount_msat: 50_000 });
     const err = await suite.net
       .call(1, 'sendmessage', {
-        destination: await suite.net.id(3),
+        destination: suite.payee,
         payment_hash: hash,
         amount_msat: 1000,
         message_hex: message,
