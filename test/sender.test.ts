@@ -1,0 +1,156 @@
+import assert from 'node:assert/strict';
+import { afterEach, beforeEach, describe, test } from 'node:test';
+import { LightningRpc } from '../src/cln/rpc.js';
+import { PaymentGroup, type SendError, Sender, type SendRequest } from '../src/send/sender.js';
+import { fromHex } from '../src/wire/bytes.js';
+import { DEFAULT_MESSAGE_TLV_TYPE } from '../src/index.js';
+import { FakeLightningd, FIXTURES, rpcRecord } from './support/fake-lightningd.js';
+import { needsShared } from './support/shared.js';
+
+/** What record.py's sender asked for in a recorded run, as a lnmsg SendRequest. */
+function recordedRequest(run: string, message?: Uint8Array): SendRequest {
+  const routes = rpcRecord(`${run}/getroutes`).request.params as Record<string, unknown>;
+  const createonion = rpcRecord(`${run}/createonion`).request.params as { assocdata: string };
+  return {
+    destination: routes.destination as string,
+    paymentHash: createonion.assocdata,
+    amountMsat: routes.amount_msat as number,
+    finalCltv: routes.final_cltv as number,
+    maxFeeMsat: routes.maxfee_msat as number,
+    retryForSeconds: 0,
+    group: new PaymentGroup(),
+    final: { records: message ? [{ type: DEFAULT_MESSAGE_TLV_TYPE, value: message }] : [] },
+  };
+}
+
+/** The message bytes record.py put in a recorded final payload (after its 34349334 record header). */
+function recordedMessage(run: string): Uint8Array {
+  const { hops } = rpcRecord(`${run}/createonion`).request.params as { hops: { payload: string }[] };
+  const payload = (hops.at(-1) as { payload: string }).payload;
+  const at = payload.indexOf('fe020c2116');
+  return fromHex(payload.slice(at + 12));
+}
+
+describe('Sender against recorded lightningd replies', needsShared(...FIXTURES), () => {
+  let fake: FakeLightningd;
+  let rpc: LightningRpc;
+  beforeEach(async () => {
+    fake = await FakeLightningd.start();
+    rpc = new LightningRpc(fake.socketPath);
+    // Node 1 at block 108, as in every recorded payment; askrene layers were not recorded, so the
+    // fake answers them as lightningd answers an unknown command and lnmsg routes without one.
+    fake.replyWith('getinfo', 'getinfo');
+  });
+  afterEach(async () => {
+    rpc.close();
+    await fake.close();
+  });
+
+  const sentHops = () =>
+    (fake.requests.filter((r) => r.method === 'createonion').at(-1)?.params as { hops: unknown[] }).hops;
+  const recordedHops = (run: string) =>
+    (rpcRecord(`${run}/createonion`).request.params as { hops: unknown[] }).hops;
+
+  test('injectpaymentonion: our onion hops are the ones real lightningd took, and the 218 reply is decrypted', async () => {
+    const run = 'htlc-injectpaymentonion';
+    for (const m of ['getroutes', 'createonion', 'injectpaymentonion']) fake.replyWith(m, `${run}/${m}`);
+    const err = (await new Sender(rpc).send(recordedRequest(run, recordedMessage(run))).then(
+      () => assert.fail('the recorded payment failed'),
+      (e: unknown) => e,
+    )) as SendError;
+    assert.deepEqual(sentHops(), recordedHops(run), 'byte-identical hop payloads, own hop first');
+    assert.equal(err.kind, 'refused');
+    const [failure] = err.failures;
+    // Node 3 could not parse the unknown even record 34349334 (no plugin took it): invalid_onion_payload.
+    assert.equal(failure?.codeName, 'invalid_onion_payload');
+    assert.equal(failure?.erringNode, recordedRequest(run).destination);
+    assert.match(err.message, /payee refused/);
+  });
+
+  test('injectpaymentonion success: the preimage, fee and path from the recorded replies', async () => {
+    const run = 'injectpaymentonion-success';
+    for (const m of ['getroutes', 'createonion', 'injectpaymentonion']) fake.replyWith(m, `${run}/${m}`);
+    const req = recordedRequest(run);
+    // record.py paid an invoice: its final payload carried payment_data instead of a message.
+    const recordedFinal = (recordedHops(run).at(-1) as { payload: string }).payload;
+    const secret = recordedFinal.slice(recordedFinal.indexOf('0822') + 4, recordedFinal.indexOf('0822') + 68);
+    req.final = { records: [], paymentData: { paymentSecret: fromHex(secret), totalMsat: 6000n } };
+    const r = await new Sender(rpc).send(req);
+    assert.deepEqual(sentHops(), recordedHops(run));
+    const reply = rpcRecord(`${run}/injectpaymentonion`).reply.result as { payment_preimage: string };
+    assert.equal(r.paymentPreimage, reply.payment_preimage);
+    assert.equal(r.method, 'injectpaymentonion');
+    // record.py routed without auto.sourcefree, so the path charges our own channel's fee too.
+    assert.equal(r.amountSentMsat, 6002);
+    assert.equal(r.feeMsat, 2);
+    const sent = fake.requests.find((q) => q.method === 'injectpaymentonion')?.params as Record<
+      string,
+      unknown
+    >;
+    const recorded = rpcRecord(`${run}/injectpaymentonion`).request.params as Record<string, unknown>;
+    for (const k of ['payment_hash', 'amount_msat', 'cltv_expiry', 'destination_msat'])
+      assert.equal(sent[k], recorded[k], k);
+    assert.equal(r.attempts, 1);
+  });
+
+  test('without injectpaymentonion: sendonion + waitsendpay, onion without our own hop', async () => {
+    const run = 'sendonion-success';
+    for (const m of ['getroutes', 'createonion', 'sendonion', 'waitsendpay'])
+      fake.replyWith(m, `${run}/${m}`);
+    const req = recordedRequest(run);
+    const recordedFinal = (recordedHops(run).at(-1) as { payload: string }).payload;
+    const at = recordedFinal.indexOf('0822') + 4;
+    req.final = {
+      records: [],
+      paymentData: { paymentSecret: fromHex(recordedFinal.slice(at, at + 64)), totalMsat: 5000n },
+    };
+    const r = await new Sender(rpc).send(req);
+    assert.deepEqual(sentHops(), recordedHops(run), 'the hops real lightningd took with sendonion');
+    assert.equal(r.method, 'sendonion');
+    const wait = rpcRecord(`${run}/waitsendpay`).reply.result as { payment_preimage: string };
+    assert.equal(r.paymentPreimage, wait.payment_preimage);
+    assert.deepEqual(
+      fake.requests.map((q) => q.method),
+      [
+        'getinfo',
+        'askrene-create-layer',
+        'getroutes',
+        'createonion',
+        'injectpaymentonion',
+        'createonion',
+        'sendonion',
+        'waitsendpay',
+      ],
+    );
+  });
+
+  test('sendonion failure: waitsendpay 204 names the payee, the send is refused at once', async () => {
+    // No injectpaymentonion handler: the fake answers as lightningd does an unknown command.
+    const run = 'htlc-sendonion';
+    for (const m of ['getroutes', 'createonion', 'sendonion', 'waitsendpay'])
+      fake.replyWith(m, `${run}/${m}`);
+    const err = (await new Sender(rpc).send(recordedRequest(run, recordedMessage(run))).then(
+      () => assert.fail('the recorded payment failed'),
+      (e: unknown) => e,
+    )) as SendError;
+    assert.equal(err.kind, 'refused');
+    assert.equal(err.failures[0]?.codeName, 'invalid_onion_payload');
+    assert.equal(
+      fake.requests.filter((q) => q.method === 'sendonion').length,
+      1,
+      'no retry after the payee said no',
+    );
+  });
+
+  test('askrene finds no route (recorded 215): a no-route error quoting it, nothing sent', async () => {
+    fake.replyWith('getroutes', 'getroutes-too-large');
+    const req = recordedRequest('htlc-injectpaymentonion', new Uint8Array(10));
+    const err = (await new Sender(rpc).send(req).then(
+      () => assert.fail('no route'),
+      (e: unknown) => e,
+    )) as SendError;
+    assert.equal(err.kind, 'no-route');
+    assert.match(err.message, /could not find a usable set of paths/);
+    assert.ok(!fake.requests.some((q) => q.method === 'createonion'));
+  });
+});
