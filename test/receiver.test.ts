@@ -111,6 +111,15 @@ describe('receiver: single-part messages', needsShared('fixtures'), () => {
       ['garbage payload', { payload: 'ffffffffffffffffffff' }],
       ['length prefix beyond the bytes', { payload: 'fd0fff0202' }],
       ['unknown even type below 65536', { payload: toHex(fromHex('06020203e80a0100')) }],
+      [
+        'unknown even custom type beside the message',
+        {
+          payload: final([
+            { type: 70_000n, value: text('?') },
+            { type: TYPE, value: text('a') },
+          ]),
+        },
+      ],
     ];
     for (const [name, v] of cases) {
       const inv = await receiver.newInvoice({ amountMsat: 1000 });

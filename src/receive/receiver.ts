@@ -69,6 +69,14 @@ type Verdict = { accept: true } | { accept: false; reason: string; timeout?: boo
  * The payee's side: hands out payment hashes, judges incoming HTLCs for them (and spontaneous
  * keysend messages), stores each message before its HTLCs are settled, and lets callers wait.
  */
+const LNMSG_RECORDS = new Set<bigint>([
+  RECORD.chunk,
+  RECORD.signature,
+  RECORD.sender,
+  RECORD.timestamp,
+  RECORD.keysendPreimage,
+]);
+
 export class Receiver {
   private readonly invoices = new Map<string, Invoice>();
   private readonly partSets = new Map<string, PartSet>();
@@ -166,7 +174,7 @@ export class Receiver {
 
     let payload: DecodedHopPayload;
     try {
-      payload = decodeHopPayload(stripLengthPrefix(fromHex(req.onion.payload)));
+      payload = decodeHopPayload(stripLengthPrefix(fromHex(req.onion.payload)), (t) => this.understands(t));
     } catch (e) {
       if (!(e instanceof CodecError)) throw e;
       return inv ? refuse(`malformed payload: ${e.message}`) : CONTINUE;
@@ -225,6 +233,11 @@ export class Receiver {
     const msg = this.newMessage(htlc.payment_hash, messageBytes, payload, [ref], inv);
     const verdict = await this.storeAndDecide(msg, htlc.cltv_expiry_relative, inv);
     return verdict.accept ? resolve : refuse(verdict.reason);
+  }
+
+  /** Custom records lnmsg reads; an unknown even one makes the payload one lnmsg must not accept (BOLT 1). */
+  private understands(type: bigint): boolean {
+    return type % 2n === 1n || type === this.config.tlvType || LNMSG_RECORDS.has(type);
   }
 
   /** A keysend's preimage, if the payload carries one that matches and a message to go with it. */
