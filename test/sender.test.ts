@@ -37,8 +37,7 @@ describe('Sender against recorded lightningd replies', needsShared(...FIXTURES),
   beforeEach(async () => {
     fake = await FakeLightningd.start();
     rpc = new LightningRpc(fake.socketPath);
-    // Node 1 at block 108, as in every recorded payment; askrene layers were not recorded, so the
-    // fake answers them as lightningd answers an unknown command and lnmsg routes without one.
+    // Node 1 at block 108, as in every recorded payment.
     fake.replyWith('getinfo', 'getinfo');
   });
   afterEach(async () => {
@@ -113,7 +112,6 @@ describe('Sender against recorded lightningd replies', needsShared(...FIXTURES),
       fake.requests.map((q) => q.method),
       [
         'getinfo',
-        'askrene-create-layer',
         'getroutes',
         'createonion',
         'injectpaymentonion',

@@ -85,6 +85,7 @@ export async function sendMessage(rpc: Rpc, sender: Sender, m: MessageSend): Pro
     maxFeeMsat: m.maxFeeMsat,
     finalCltv: FINAL_CLTV,
     group,
+    node: info,
   };
 
   if (!m.paymentHash) {
@@ -127,6 +128,7 @@ export async function sendMessage(rpc: Rpc, sender: Sender, m: MessageSend): Pro
   if (m.message.length <= single) {
     const part = await sender.send({
       ...base,
+      firstPath: probe,
       paymentHash,
       amountMsat: m.amountMsat,
       final: { records: [...author, messageRecord(m.message)] },

@@ -20,6 +20,10 @@ export interface SendRequest {
   totalMsat?: number;
   /** Called as each HTLC of this request goes out. */
   onDispatch?: () => void;
+  /** This node's id and block height, when the caller already asked. */
+  node?: { id: string; blockheight: number };
+  /** A path the caller already found, for the first attempt. */
+  firstPath?: PathHop[];
 }
 
 export class PaymentGroup {
@@ -90,26 +94,28 @@ export class Sender {
   ) {}
 
   async send(req: SendRequest): Promise<SendResult> {
-    const info = await this.rpc.call<{ id: string; blockheight: number }>('getinfo');
-    let layer = `lnmsg-${req.paymentHash.slice(0, 16)}-${toHex(randomBytes(4))}`;
-    const hasLayer = await this.createLayer(layer);
+    const info = req.node ?? (await this.rpc.call<{ id: string; blockheight: number }>('getinfo'));
+    // askrene learns from failures in a layer of this payment's own, made at the first failure.
+    let layer: string | undefined;
     const deadline = Date.now() + req.retryForSeconds * 1000;
     const failures: Failure[] = [];
     let pauses = 0;
+    const dropLayer = async () => {
+      if (layer) await this.rpc.call('askrene-remove-layer', { layer }).catch(() => {});
+      layer = undefined;
+    };
     // After a failure the network may recover (a peer reconnecting, a channel unjamming): wait and
     // try again, with what askrene learned forgotten, until retry_for runs out.
     const pauseAndForget = async () => {
       await new Promise((r) => setTimeout(r, Math.min(5000, 250 * 2 ** pauses++, deadline - Date.now())));
-      if (!hasLayer) return;
-      await this.rpc.call('askrene-remove-layer', { layer }).catch(() => {});
-      layer = `lnmsg-${req.paymentHash.slice(0, 16)}-${toHex(randomBytes(4))}`;
-      await this.rpc.call('askrene-create-layer', { layer });
+      await dropLayer();
     };
     try {
       for (let attempt = 1; ;) {
         let path: PathHop[];
         try {
-          path = await this.route(info.id, req, hasLayer ? layer : undefined, failures);
+          path =
+            attempt === 1 && req.firstPath ? req.firstPath : await this.route(info.id, req, layer, failures);
         } catch (e) {
           const last = failures.at(-1);
           if (!(e instanceof SendError && e.kind === 'no-route' && last)) throw e;
@@ -161,22 +167,25 @@ export class Sender {
             'timeout',
           );
         }
-        if (hasLayer) await this.learn(layer, path, failure);
+        layer ??= await this.createLayer(req.paymentHash);
+        if (layer) await this.learn(layer, path, failure);
         else await pauseAndForget();
         attempt++;
       }
     } finally {
-      if (hasLayer) await this.rpc.call('askrene-remove-layer', { layer }).catch(() => {});
+      await dropLayer();
     }
   }
 
-  private async createLayer(layer: string): Promise<boolean> {
-    if (!this.getroutesSupported) return false;
+  /** A fresh askrene layer, or undefined where askrene is missing (then failures only pause). */
+  private async createLayer(paymentHash: string): Promise<string | undefined> {
+    if (!this.getroutesSupported) return undefined;
+    const layer = `lnmsg-${paymentHash.slice(0, 16)}-${toHex(randomBytes(4))}`;
     try {
       await this.rpc.call('askrene-create-layer', { layer });
-      return true;
+      return layer;
     } catch (e) {
-      if (e instanceof RpcError && e.code === UNKNOWN_COMMAND) return false;
+      if (e instanceof RpcError && e.code === UNKNOWN_COMMAND) return undefined;
       throw e;
     }
   }
