@@ -103,10 +103,11 @@ export async function sendMessage(rpc: Rpc, sender: Sender, m: MessageSend): Pro
   }
   const paymentHash = m.paymentHash;
   // lightningd would answer a paid hash with the old preimage: the new message would go nowhere.
-  const { payments } = await rpc.call<{ payments: { status: string }[] }>('listsendpays', {
-    payment_hash: paymentHash,
-  });
-  if (payments.some((p) => p.status === 'complete')) {
+  const { payments } = await rpc.call<{ payments: { payment_hash: string; status: string }[] }>(
+    'listsendpays',
+    { payment_hash: paymentHash },
+  );
+  if (payments.some((p) => p.payment_hash === paymentHash && p.status === 'complete')) {
     throw new SendError(
       `payment_hash ${paymentHash} is already paid: a payment settles once, so this message was not sent`,
       [],
