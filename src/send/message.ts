@@ -75,10 +75,18 @@ function largestFitting(
  * there is no payment hash.
  */
 export async function sendMessage(rpc: Rpc, sender: Sender, m: MessageSend): Promise<MessageSent> {
+  const group = new PaymentGroup();
+  try {
+    return await send(rpc, sender, m, group);
+  } finally {
+    await sender.forget(group);
+  }
+}
+
+async function send(rpc: Rpc, sender: Sender, m: MessageSend, group: PaymentGroup): Promise<MessageSent> {
   const info = await rpc.call<{ id: string; blockheight: number }>('getinfo');
   const author = await authorRecords(rpc, info.id, m);
   const messageRecord = (bytes: Uint8Array): TlvRecord => ({ type: m.tlvType, value: bytes });
-  const group = new PaymentGroup();
   const base = {
     destination: m.destination,
     retryForSeconds: m.retryForSeconds,
@@ -144,11 +152,13 @@ export async function sendMessage(rpc: Rpc, sender: Sender, m: MessageSend): Pro
     records: [...extra, { type: RECORD.chunk, value: encodeChunk({ messageId, index, count, data }) }],
     paymentData,
   });
-  // Part 0 also carries the sender's records; the signature covers the whole message.
-  const first = largestFitting(probe, info.blockheight, senderHop, (n) =>
+  // Chunks are sized for a path one hop longer than the probe's, so a part that finds a channel
+  // full can take a longer way round. Part 0 also carries the sender's records.
+  const sizing = [probe[0] as PathHop, ...probe];
+  const first = largestFitting(sizing, info.blockheight, senderHop, (n) =>
     chunkFinal(author, new Uint8Array(n), 0, 2),
   );
-  const rest = largestFitting(probe, info.blockheight, senderHop, (n) =>
+  const rest = largestFitting(sizing, info.blockheight, senderHop, (n) =>
     chunkFinal([], new Uint8Array(n), 1, 2),
   );
   const largest = Math.max(single, first + (m.maxParts - 1) * rest);
@@ -171,20 +181,23 @@ export async function sendMessage(rpc: Rpc, sender: Sender, m: MessageSend): Pro
   }
   let sent = 0;
   m.onProgress?.(0, count);
-  const parts = await Promise.all(
-    chunks.map(async (data, index) => {
-      const share = Math.floor(m.amountMsat / count) + (index === count - 1 ? m.amountMsat % count : 0);
-      const part = await sender.send({
+  // Every part goes out at once; one that finds a channel full tells the group's askrene layer, and
+  // the parts routed after it spread over other paths.
+  const settled = await Promise.allSettled(
+    chunks.map((data, index) =>
+      sender.send({
         ...base,
         paymentHash,
-        amountMsat: share,
+        amountMsat: Math.floor(m.amountMsat / count) + (index === count - 1 ? m.amountMsat % count : 0),
         totalMsat: m.amountMsat,
         final: chunkFinal(index === 0 ? author : [], data, index, count),
         onDispatch: () => m.onProgress?.(++sent, count),
-      });
-      return part;
-    }),
+      }),
+    ),
   );
+  const failed = settled.find((r) => r.status === 'rejected');
+  if (failed) throw failed.reason;
+  const parts = settled.map((r) => (r as PromiseFulfilledResult<SendResult>).value);
   return summary(paymentHash, false, parts, m.amountMsat);
 }
 

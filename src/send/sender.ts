@@ -29,6 +29,11 @@ export interface SendRequest {
 export class PaymentGroup {
   private lastPartId = 0;
   readonly id = randomBytes(4).readUInt32BE() >>> 1;
+  /**
+   * The askrene layer every HTLC of the message learns in, so a channel one part found full or
+   * failing is avoided by the others (they then spread over other paths).
+   */
+  layer?: Promise<string | undefined>;
   nextPartId(): number {
     return ++this.lastPartId;
   }
@@ -95,86 +100,86 @@ export class Sender {
 
   async send(req: SendRequest): Promise<SendResult> {
     const info = req.node ?? (await this.rpc.call<{ id: string; blockheight: number }>('getinfo'));
-    // askrene learns from failures in a layer of this payment's own, made at the first failure.
-    let layer: string | undefined;
     const deadline = Date.now() + req.retryForSeconds * 1000;
     const failures: Failure[] = [];
     let pauses = 0;
-    const dropLayer = async () => {
-      if (layer) await this.rpc.call('askrene-remove-layer', { layer }).catch(() => {});
-      layer = undefined;
-    };
     // After a failure the network may recover (a peer reconnecting, a channel unjamming): wait and
     // try again, with what askrene learned forgotten, until retry_for runs out.
     const pauseAndForget = async () => {
       await new Promise((r) => setTimeout(r, Math.min(5000, 250 * 2 ** pauses++, deadline - Date.now())));
-      await dropLayer();
+      await this.forget(req.group);
     };
-    try {
-      for (let attempt = 1; ;) {
-        let path: PathHop[];
-        try {
-          path =
-            attempt === 1 && req.firstPath ? req.firstPath : await this.route(info.id, req, layer, failures);
-        } catch (e) {
-          const last = failures.at(-1);
-          if (!(e instanceof SendError && e.kind === 'no-route' && last)) throw e;
-          if (Date.now() >= deadline) {
-            throw new SendError(
-              `gave up after ${attempt - 1} attempts (retry_for ${req.retryForSeconds}s): no route left; last: ${describe(last)}`,
-              failures,
-              'timeout',
-            );
-          }
-          await pauseAndForget();
-          continue;
-        }
-        const senderHop = this.injectSupported;
-        this.checkFits(path, info.blockheight, req, senderHop);
-        const result = await this.attempt(path, info.blockheight, req, attempt);
-        if (result.ok) {
-          const first = path[0] as PathHop;
-          const sent = senderHop ? first.amount_in_msat : first.amount_out_msat;
-          return {
-            paymentPreimage: result.preimage as string,
-            path,
-            attempts: attempt,
-            failures,
-            feeMsat: sent - req.amountMsat,
-            amountSentMsat: sent,
-            method: this.injectSupported ? 'injectpaymentonion' : 'sendonion',
-            send: result.send,
-            wait: result.wait,
-          };
-        }
-        const failure = { ...(result.failure as Failure), attempt };
-        failures.push(failure);
-        this.log(`attempt ${attempt} failed: ${describe(failure)}`);
-        if (failure.erringIndex === path.length) {
-          throw new SendError(`the payee refused the payment: ${describe(failure)}`, failures, 'refused');
-        }
-        if (failure.erringIndex === undefined) {
-          throw new SendError(
-            `the payment failed and no node can be blamed: ${failure.message}`,
-            failures,
-            'refused',
-          );
-        }
+    for (let attempt = 1; ;) {
+      let path: PathHop[];
+      try {
+        path =
+          attempt === 1 && req.firstPath
+            ? req.firstPath
+            : await this.route(info.id, req, await req.group.layer, failures);
+      } catch (e) {
+        const last = failures.at(-1);
+        if (!(e instanceof SendError && e.kind === 'no-route' && last)) throw e;
         if (Date.now() >= deadline) {
           throw new SendError(
-            `gave up after ${attempt} attempts (retry_for ${req.retryForSeconds}s); last: ${describe(failure)}`,
+            `gave up after ${attempt - 1} attempts (retry_for ${req.retryForSeconds}s): no route left; last: ${describe(last)}`,
             failures,
             'timeout',
           );
         }
-        layer ??= await this.createLayer(req.paymentHash);
-        if (layer) await this.learn(layer, path, failure);
-        else await pauseAndForget();
-        attempt++;
+        await pauseAndForget();
+        continue;
       }
-    } finally {
-      await dropLayer();
+      const senderHop = this.injectSupported;
+      this.checkFits(path, info.blockheight, req, senderHop);
+      const result = await this.attempt(path, info.blockheight, req, attempt);
+      if (result.ok) {
+        const first = path[0] as PathHop;
+        const sent = senderHop ? first.amount_in_msat : first.amount_out_msat;
+        return {
+          paymentPreimage: result.preimage as string,
+          path,
+          attempts: attempt,
+          failures,
+          feeMsat: sent - req.amountMsat,
+          amountSentMsat: sent,
+          method: this.injectSupported ? 'injectpaymentonion' : 'sendonion',
+          send: result.send,
+          wait: result.wait,
+        };
+      }
+      const failure = { ...(result.failure as Failure), attempt };
+      failures.push(failure);
+      this.log(`attempt ${attempt} failed: ${describe(failure)}`);
+      if (failure.erringIndex === path.length) {
+        throw new SendError(`the payee refused the payment: ${describe(failure)}`, failures, 'refused');
+      }
+      if (failure.erringIndex === undefined) {
+        throw new SendError(
+          `the payment failed and no node can be blamed: ${failure.message}`,
+          failures,
+          'refused',
+        );
+      }
+      if (Date.now() >= deadline) {
+        throw new SendError(
+          `gave up after ${attempt} attempts (retry_for ${req.retryForSeconds}s); last: ${describe(failure)}`,
+          failures,
+          'timeout',
+        );
+      }
+      req.group.layer ??= this.createLayer(req.paymentHash);
+      const layer = await req.group.layer;
+      if (layer) await this.learn(layer, path, failure);
+      else await pauseAndForget();
+      attempt++;
     }
+  }
+
+  /** Drops what the group's HTLCs learned (its askrene layer): when the message is done, or to start afresh. */
+  async forget(group: PaymentGroup): Promise<void> {
+    const layer = await group.layer;
+    group.layer = undefined;
+    if (layer) await this.rpc.call('askrene-remove-layer', { layer }).catch(() => {});
   }
 
   /** A fresh askrene layer, or undefined where askrene is missing (then failures only pause). */
