@@ -32,7 +32,7 @@ async function forwardingRate(net: Network, payee: string): Promise<number> {
   const t0 = process.hrtime.bigint();
   await Promise.all(
     Array.from({ length: 4 }, async () => {
-      while (next++ < FORWARDS) await net.call(1, 'xkeysend', { destination: payee, amount_msat: 1000 });
+      while (next++ < FORWARDS) await net.coreKeysend(1, { destination: payee, amount_msat: 1000 });
     }),
   );
   return FORWARDS / (msSince(t0) / 1000);
@@ -66,7 +66,7 @@ export async function networkFigures(): Promise<[string, string][]> {
       }),
     );
     const xkeysend = await rounds(() =>
-      net.call(1, 'xkeysend', { destination: payee, amount_msat: 1000, extratlvs: { '34349334': MESSAGE } }),
+      net.coreKeysend(1, { destination: payee, amount_msat: 1000, extratlvs: { '34349334': MESSAGE } }),
     );
 
     const forwardWith = await forwardingRate(net, payee);

@@ -57,9 +57,9 @@ describe('large, held, spontaneous and keysend-interop messages on 3 real nodes'
     assert.equal((await sending).status, 'complete');
   });
 
-  test("Core Lightning's xkeysend with extratlvs 34349334 is received by lnmsg", async () => {
+  test("Core Lightning's xkeysend (keysend before v26.06) with extratlvs 34349334 is received by lnmsg", async () => {
     const text = `xkeysend says hi ${Date.now()}`;
-    await suite.net.call(1, 'xkeysend', {
+    await suite.net.coreKeysend(1, {
       destination: suite.payee,
       amount_msat: 1000,
       extratlvs: { '34349334': Buffer.from(text).toString('hex') },

@@ -13,7 +13,7 @@ import {
   utf8,
   withLengthPrefix,
 } from '../src/index.js';
-import { onionHops, type PathHop } from '../src/send/route.js';
+import { type GetroutesRoute, onionHops, type PathHop, pathFromGetroutes } from '../src/send/route.js';
 import { networkForSuite } from './support/network.js';
 
 const INCORRECT_OR_UNKNOWN_PAYMENT_DETAILS = 0x400f;
@@ -27,8 +27,9 @@ describe('hostile onions built with createonion: each fails cleanly, the lnmsg n
 
   /** The route 1 -> 2 -> 3 for `amount` and node 1's block height. */
   async function route(amountMsat: number) {
-    const { routes } = await suite.net.call<{ routes: { path: PathHop[] }[] }>(1, 'getroutes', {
-      source: await suite.net.id(1),
+    const source = await suite.net.id(1);
+    const { routes } = await suite.net.call<{ routes: GetroutesRoute[] }>(1, 'getroutes', {
+      source,
       destination: suite.payee,
       amount_msat: amountMsat,
       layers: ['auto.localchans', 'auto.sourcefree'],
@@ -36,7 +37,7 @@ describe('hostile onions built with createonion: each fails cleanly, the lnmsg n
       final_cltv: 18,
     });
     const { blockheight } = await suite.net.call<{ blockheight: number }>(1, 'getinfo');
-    return { path: (routes[0] as { path: PathHop[] }).path, blockheight };
+    return { path: pathFromGetroutes(source, routes[0] as GetroutesRoute), blockheight };
   }
 
   /**

@@ -4,7 +4,14 @@ import { LightningRpc } from '../src/cln/rpc.js';
 import { PaymentGroup, type SendError, Sender, type SendRequest } from '../src/send/sender.js';
 import { fromHex } from '../src/wire/bytes.js';
 import { DEFAULT_MESSAGE_TLV_TYPE } from '../src/index.js';
-import { FakeLightningd, FIXTURES, rpcRecord } from './support/fake-lightningd.js';
+import {
+  errorLike,
+  FakeLightningd,
+  FIXTURES,
+  recordedAnswer,
+  resultLike,
+  rpcRecord,
+} from './support/fake-lightningd.js';
 import { needsShared } from './support/shared.js';
 
 /** What record.py's sender asked for in a recorded run, as a lnmsg SendRequest. */
@@ -90,6 +97,52 @@ describe('Sender against recorded lightningd replies', needsShared(...FIXTURES),
     for (const k of ['payment_hash', 'amount_msat', 'cltv_expiry', 'destination_msat'])
       assert.equal(sent[k], recorded[k], k);
     assert.equal(r.attempts, 1);
+  });
+
+  test('a node before v26.06: getroutes paths in the old form, injectpaymentonion without destination', async () => {
+    const run = 'injectpaymentonion-success';
+    fake.replyWith('createonion', `${run}/createonion`);
+    // getroutes as v24.11-v25.12 described a path (their schema): next_node_id, amount_msat = what
+    // enters the channel, delay = the CLTV its near node expects.
+    fake.handle('getroutes', (req) => {
+      const reply = rpcRecord(`${run}/getroutes`).reply.result as {
+        routes: { path: Record<string, unknown>[] }[];
+      };
+      const routes = reply.routes.map((r) => ({
+        ...r,
+        path: r.path.map((h) => ({
+          short_channel_id_dir: h.short_channel_id_dir,
+          next_node_id: h.node_id_out,
+          amount_msat: h.amount_in_msat,
+          delay: h.cltv_in,
+        })),
+      }));
+      return resultLike(`${run}/getroutes`, req.id, { ...reply, routes });
+    });
+    // ...and injectpaymentonion refused the v26.06 `destination` parameter (a -32602, as recorded).
+    fake.handle('injectpaymentonion', (req) =>
+      (req.params as { destination?: string }).destination === undefined
+        ? recordedAnswer(`${run}/injectpaymentonion`, req.id)
+        : errorLike('bad-params-invalid', req.id, { message: 'unknown parameter: destination' }),
+    );
+    const req = recordedRequest(run);
+    const recordedFinal = (recordedHops(run).at(-1) as { payload: string }).payload;
+    const at = recordedFinal.indexOf('0822') + 4;
+    req.final = {
+      records: [],
+      paymentData: { paymentSecret: fromHex(recordedFinal.slice(at, at + 64)), totalMsat: 6000n },
+    };
+    const progress: number[] = [];
+    req.onDispatch = () => progress.push(1);
+    const r = await new Sender(rpc).send(req);
+    assert.deepEqual(sentHops(), recordedHops(run), 'the same hops from the old path form');
+    assert.equal(r.amountSentMsat, 6002);
+    const injects = fake.requests.filter((q) => q.method === 'injectpaymentonion');
+    assert.deepEqual(
+      injects.map((q) => 'destination' in (q.params as object)),
+      [true, false],
+    );
+    assert.equal(progress.length, 1, 'one HTLC went out');
   });
 
   test('without injectpaymentonion: sendonion + waitsendpay, onion without our own hop', async () => {

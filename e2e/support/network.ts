@@ -4,7 +4,7 @@ import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { after, before } from 'node:test';
 import { promisify } from 'node:util';
-import { LightningRpc } from '../../src/cln/rpc.js';
+import { LightningRpc, RpcError } from '../../src/cln/rpc.js';
 import { projectRoot, sharedDir } from '../../test/support/shared.js';
 
 const run = promisify(execFile);
@@ -64,6 +64,14 @@ export class Network {
     params: Record<string, unknown> = {},
   ): Promise<T> {
     return this.rpc(k).call<T>(method, params);
+  }
+
+  /** Core Lightning's own keysend from node k: `xkeysend` (v26.06+), else the older `keysend`. */
+  async coreKeysend(k: number, params: Record<string, unknown>): Promise<unknown> {
+    return this.call(k, 'xkeysend', params).catch((e: unknown) => {
+      if (!(e instanceof RpcError && e.code === -32601)) throw e;
+      return this.call(k, 'keysend', params);
+    });
   }
 
   async id(k: number): Promise<string> {

@@ -76,6 +76,45 @@ export function onionHops(
   return hops;
 }
 
+/** A path element of `getroutes` before v26.06, which named only the far node and the near side. */
+interface PreV2606Hop {
+  short_channel_id_dir: string;
+  next_node_id: string;
+  /** What the node at the start of this channel receives (v26.06: amount_in_msat). */
+  amount_msat: number;
+  /** The CLTV that node expects (v26.06: cltv_in). */
+  delay: number;
+}
+
+/** One `getroutes` route, in either form. */
+export interface GetroutesRoute {
+  amount_msat: number;
+  final_cltv: number;
+  path: (PathHop | PreV2606Hop)[];
+}
+
+/**
+ * A `getroutes` route as lnmsg uses it. v24.11 to v25.12 give each channel's incoming side only
+ * (`next_node_id`, `amount_msat`, `delay`); what leaves a channel is what enters the next one,
+ * and the route's own amount and final CLTV for the last.
+ */
+export function pathFromGetroutes(source: string, route: GetroutesRoute): PathHop[] {
+  return route.path.map((hop, i) => {
+    if ('node_id_in' in hop) return hop;
+    const old = route.path as PreV2606Hop[];
+    const next = old[i + 1];
+    return {
+      short_channel_id_dir: hop.short_channel_id_dir,
+      node_id_in: i === 0 ? source : (old[i - 1] as PreV2606Hop).next_node_id,
+      node_id_out: hop.next_node_id,
+      amount_in_msat: hop.amount_msat,
+      amount_out_msat: next ? next.amount_msat : route.amount_msat,
+      cltv_in: hop.delay,
+      cltv_out: next ? next.delay : route.final_cltv,
+    };
+  });
+}
+
 /** A legacy `getroute` route as a `getroutes` path (for nodes older than v24.08). */
 export function pathFromGetroute(
   self: string,

@@ -4,7 +4,14 @@ import { decodeFailureMessage, decryptFailureReply, failureCodeName, NODE } from
 import { HOP_PAYLOADS_SIZE, hopPayloadsSize } from '../onion/sphinx.js';
 import { fromHex, toHex } from '../wire/bytes.js';
 import { CodecError } from '../wire/errors.js';
-import { type FinalContents, onionHops, type PathHop, pathFromGetroute } from './route.js';
+import {
+  type FinalContents,
+  type GetroutesRoute,
+  onionHops,
+  type PathHop,
+  pathFromGetroute,
+  pathFromGetroutes,
+} from './route.js';
 
 export interface SendRequest {
   destination: string;
@@ -73,6 +80,7 @@ export class SendError extends Error {
 }
 
 const UNKNOWN_COMMAND = -32601;
+const INVALID_PARAMS = -32602;
 const ONION_REPLY_UNDECRYPTED = 218;
 const ALREADY_PAID = 219;
 
@@ -91,6 +99,7 @@ interface Attempt {
  */
 export class Sender {
   private injectSupported = true;
+  private injectTakesDestination = true;
   private getroutesSupported = true;
 
   constructor(
@@ -203,7 +212,7 @@ export class Sender {
   async route(self: string, req: SendRequest, layer?: string, failures: Failure[] = []): Promise<PathHop[]> {
     if (this.getroutesSupported) {
       try {
-        const { routes } = await this.rpc.call<{ routes: { path: PathHop[] }[] }>('getroutes', {
+        const { routes } = await this.rpc.call<{ routes: GetroutesRoute[] }>('getroutes', {
           source: self,
           destination: req.destination,
           amount_msat: req.amountMsat,
@@ -213,7 +222,7 @@ export class Sender {
         });
         // A message rides one HTLC: take the most probable single path.
         const single = routes.find((r) => r.path.length > 0);
-        if (single && routes.length === 1) return single.path;
+        if (single && routes.length === 1) return pathFromGetroutes(self, single);
         throw new SendError(
           `askrene split ${req.amountMsat} msat over ${routes.length} paths; lnmsg sends one HTLC: try a smaller amount`,
           failures,
@@ -279,16 +288,26 @@ export class Sender {
     const first = path[0] as PathHop;
     const onion = await this.createOnion(path, blockheight, req, true);
     req.onDispatch?.();
+    const params = {
+      onion: onion.onion,
+      payment_hash: req.paymentHash,
+      amount_msat: first.amount_in_msat,
+      cltv_expiry: blockheight + first.cltv_in,
+      partid: req.group.nextPartId(),
+      groupid: req.group.id,
+      destination_msat: req.amountMsat,
+    };
+    const call = () =>
+      this.rpc.call<{ payment_preimage: string }>('injectpaymentonion', {
+        ...params,
+        ...(this.injectTakesDestination ? { destination: req.destination } : {}),
+      });
     try {
-      const send = await this.rpc.call<{ payment_preimage: string }>('injectpaymentonion', {
-        onion: onion.onion,
-        payment_hash: req.paymentHash,
-        amount_msat: first.amount_in_msat,
-        cltv_expiry: blockheight + first.cltv_in,
-        partid: req.group.nextPartId(),
-        groupid: req.group.id,
-        destination_msat: req.amountMsat,
-        destination: req.destination,
+      const send = await call().catch((e: unknown) => {
+        // Before v26.06 injectpaymentonion had no `destination`: refused unsent, so send it again without.
+        if (!(e instanceof RpcError && e.code === INVALID_PARAMS && /destination/.test(e.message))) throw e;
+        this.injectTakesDestination = false;
+        return call();
       });
       return { ok: true, preimage: send.payment_preimage, send, wait: { status: 'complete', ...send } };
     } catch (e) {
