@@ -111,10 +111,10 @@ describe('the lnmsg CLI against the plugin, behind a fake lightningd', needsShar
     return { destination: routes.destination, hash: onion.assocdata };
   };
 
-  test('lnmsg send with every flag never prompts, and prints the payment', async () => {
+  /** `send` with every flag, paying the recorded payment's hash. */
+  const sendWithFlags = (message: string) => {
     const { destination, hash } = paid();
-    const child = lnmsg(node.fake.socketPath, [
-      '--json',
+    return [
       'send',
       '--destination',
       destination,
@@ -123,8 +123,12 @@ describe('the lnmsg CLI against the plugin, behind a fake lightningd', needsShar
       '--amount-msat',
       '6000',
       '--message',
-      'hi',
-    ]);
+      message,
+    ];
+  };
+
+  test('lnmsg send with every flag never prompts, and prints the payment', async () => {
+    const child = lnmsg(node.fake.socketPath, ['--json', ...sendWithFlags('hi')]);
     child.stdin?.end();
     const out = output(child);
     assert.equal(await out.done, 0, out.text().slice(-300));
@@ -137,20 +141,9 @@ describe('the lnmsg CLI against the plugin, behind a fake lightningd', needsShar
   });
 
   test('lnmsg send to a hash this node already paid: exit 1, nothing sent', async () => {
-    const { destination, hash } = paid();
     node.fake.replyWith('listsendpays', 'listsendpays'); // as recorded, after the payment
     const before = node.fake.requests.filter((r) => r.method === 'injectpaymentonion').length;
-    const child = lnmsg(node.fake.socketPath, [
-      'send',
-      '--destination',
-      destination,
-      '--payment-hash',
-      hash,
-      '--amount-msat',
-      '6000',
-      '--message',
-      'again',
-    ]);
+    const child = lnmsg(node.fake.socketPath, sendWithFlags('again'));
     const out = output(child);
     assert.equal(await out.done, 1, out.text().slice(-300));
     assert.match(out.text(), /already paid/);

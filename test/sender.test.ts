@@ -38,6 +38,20 @@ function recordedMessage(run: string): Uint8Array {
   return fromHex(payload.slice(at + 12));
 }
 
+/**
+ * The request of a recorded run that paid an invoice: record.py's final payload carried
+ * payment_data (its secret, the invoice total) instead of a message.
+ */
+function invoicePaymentRequest(run: string, totalMsat: bigint): SendRequest {
+  const { hops } = rpcRecord(`${run}/createonion`).request.params as { hops: { payload: string }[] };
+  const payload = (hops.at(-1) as { payload: string }).payload;
+  const at = payload.indexOf('0822') + 4; // payment_data: type 8, length 34
+  return {
+    ...recordedRequest(run),
+    final: { records: [], paymentData: { paymentSecret: fromHex(payload.slice(at, at + 64)), totalMsat } },
+  };
+}
+
 describe('Sender against recorded lightningd replies', needsShared(...FIXTURES), () => {
   let fake: FakeLightningd;
   let rpc: LightningRpc;
@@ -76,12 +90,7 @@ describe('Sender against recorded lightningd replies', needsShared(...FIXTURES),
   test('injectpaymentonion success: the preimage, fee and path from the recorded replies', async () => {
     const run = 'injectpaymentonion-success';
     for (const m of ['getroutes', 'createonion', 'injectpaymentonion']) fake.replyWith(m, `${run}/${m}`);
-    const req = recordedRequest(run);
-    // record.py paid an invoice: its final payload carried payment_data instead of a message.
-    const recordedFinal = (recordedHops(run).at(-1) as { payload: string }).payload;
-    const secret = recordedFinal.slice(recordedFinal.indexOf('0822') + 4, recordedFinal.indexOf('0822') + 68);
-    req.final = { records: [], paymentData: { paymentSecret: fromHex(secret), totalMsat: 6000n } };
-    const r = await new Sender(rpc).send(req);
+    const r = await new Sender(rpc).send(invoicePaymentRequest(run, 6000n));
     assert.deepEqual(sentHops(), recordedHops(run));
     const reply = rpcRecord(`${run}/injectpaymentonion`).reply.result as { payment_preimage: string };
     assert.equal(r.paymentPreimage, reply.payment_preimage);
@@ -125,13 +134,7 @@ describe('Sender against recorded lightningd replies', needsShared(...FIXTURES),
         ? recordedAnswer(`${run}/injectpaymentonion`, req.id)
         : errorLike('bad-params-invalid', req.id, { message: 'unknown parameter: destination' }),
     );
-    const req = recordedRequest(run);
-    const recordedFinal = (recordedHops(run).at(-1) as { payload: string }).payload;
-    const at = recordedFinal.indexOf('0822') + 4;
-    req.final = {
-      records: [],
-      paymentData: { paymentSecret: fromHex(recordedFinal.slice(at, at + 64)), totalMsat: 6000n },
-    };
+    const req = invoicePaymentRequest(run, 6000n);
     const progress: number[] = [];
     req.onDispatch = () => progress.push(1);
     const r = await new Sender(rpc).send(req);
@@ -149,13 +152,7 @@ describe('Sender against recorded lightningd replies', needsShared(...FIXTURES),
     const run = 'sendonion-success';
     for (const m of ['getroutes', 'createonion', 'sendonion', 'waitsendpay'])
       fake.replyWith(m, `${run}/${m}`);
-    const req = recordedRequest(run);
-    const recordedFinal = (recordedHops(run).at(-1) as { payload: string }).payload;
-    const at = recordedFinal.indexOf('0822') + 4;
-    req.final = {
-      records: [],
-      paymentData: { paymentSecret: fromHex(recordedFinal.slice(at, at + 64)), totalMsat: 5000n },
-    };
+    const req = invoicePaymentRequest(run, 5000n);
     const r = await new Sender(rpc).send(req);
     assert.deepEqual(sentHops(), recordedHops(run), 'the hops real lightningd took with sendonion');
     assert.equal(r.method, 'sendonion');
