@@ -166,13 +166,20 @@ export function lineMatching(child: ChildProcess, re: RegExp): Promise<RegExpExe
   });
 }
 
-/** Sum of what node k could spend on its channels, in msat. */
+/**
+ * What node k owns on its channels, in msat, once no HTLC is in flight on them (a payment that
+ * just settled or failed is still being committed for a moment, longer on older versions).
+ */
 export async function spendable(net: Network, k: number): Promise<number> {
-  const { channels } = await net.call<{ channels: { spendable_msat?: number; to_us_msat?: number }[] }>(
-    k,
-    'listpeerchannels',
-  );
-  return channels.reduce((n, c) => n + (c.to_us_msat ?? 0), 0);
+  for (;;) {
+    const { channels } = await net.call<{ channels: { to_us_msat?: number; htlcs?: unknown[] }[] }>(
+      k,
+      'listpeerchannels',
+    );
+    if (channels.every((c) => (c.htlcs ?? []).length === 0))
+      return channels.reduce((n, c) => n + (c.to_us_msat ?? 0), 0);
+    await new Promise((r) => setTimeout(r, 100));
+  }
 }
 
 /** A network started before a suite's tests and stopped after them; `payee` is the last node's id. */
