@@ -384,11 +384,13 @@ export class Sender {
     if (f.code !== undefined && f.code & NODE && i > 0) {
       await this.rpc.call('askrene-disable-node', { layer, node: hop.node_id_in });
     } else {
-      await this.rpc.call('askrene-inform-channel', {
+      // Off for the rest of this message, not just "constrained": the parts all carry about the
+      // same amount, a full channel (no HTLC slot left) is full for every one of them, and
+      // v24.11's askrene kept routing over a constrained local channel.
+      await this.rpc.call('askrene-update-channel', {
         layer,
         short_channel_id_dir: hop.short_channel_id_dir,
-        amount_msat: hop.amount_out_msat,
-        inform: 'constrained',
+        enabled: false,
       });
     }
   }
