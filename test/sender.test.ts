@@ -3,6 +3,8 @@ import { afterEach, beforeEach, describe, test } from 'node:test';
 import { LightningRpc } from '../src/cln/rpc.js';
 import { PaymentGroup, type SendError, Sender, type SendRequest } from '../src/send/sender.js';
 import { fromHex } from '../src/wire/bytes.js';
+import { decodeHopPayload, stripLengthPrefix } from '../src/wire/hop-payload.js';
+import { scidToString } from '../src/wire/scid.js';
 import { DEFAULT_MESSAGE_TLV_TYPE } from '../src/index.js';
 import {
   errorLike,
@@ -188,6 +190,37 @@ describe('Sender against recorded lightningd replies', needsShared(...FIXTURES),
       1,
       'no retry after the payee said no',
     );
+  });
+
+  test('without askrene: the recorded getroute reply becomes the onion real lightningd would forward', async () => {
+    // No getroutes handler: the fake answers as lightningd does an unknown command.
+    fake.replyWith('getroute', 'getroute-with-deprecations');
+    fake.replyWith('createonion', 'htlc-injectpaymentonion/createonion');
+    fake.handle('injectpaymentonion', (req) =>
+      recordedAnswer('injectpaymentonion-success/injectpaymentonion', req.id),
+    );
+    const req = recordedRequest('htlc-injectpaymentonion', new Uint8Array(4));
+    await new Sender(rpc).send(req);
+    const hops = sentHops() as { pubkey: string; payload: string }[];
+    const payloads = hops.map((h) => decodeHopPayload(stripLengthPrefix(fromHex(h.payload))));
+    // getroute: 1001 msat over 103x1x0 (delay 15), 1000 over 103x2x0 (delay 9); block 108.
+    assert.deepEqual(
+      payloads.map((p) => [
+        p.amtToForward,
+        p.outgoingCltvValue,
+        p.shortChannelId && scidToString(p.shortChannelId),
+      ]),
+      [
+        [1001n, 123, '103x1x0'],
+        [1000n, 117, '103x2x0'],
+        [1000n, 117, undefined],
+      ],
+    );
+    const inject = fake.requests.find((q) => q.method === 'injectpaymentonion')?.params as Record<
+      string,
+      unknown
+    >;
+    assert.deepEqual([inject.amount_msat, inject.cltv_expiry], [1001, 123]);
   });
 
   test('askrene finds no route (recorded 215): a no-route error quoting it, nothing sent', async () => {
