@@ -12,26 +12,17 @@ import { DatastoreKv } from './store/kv.js';
 import { MessageStore } from './store/messages.js';
 import { fromHex, utf8 } from './wire/bytes.js';
 import { CUSTOM_RECORD_MIN } from './wire/hop-payload.js';
-import { RECORD } from './wire/message-records.js';
+import { RESERVED_RECORDS } from './wire/message-records.js';
 
 /** Error codes of lnmsg's RPC methods (documented in the README). */
 export const LNMSG_ERRORS = { refused: 1601, 'no-route': 1602, 'too-large': 1603, timeout: 1604 };
-
-/** Record types lnmsg or keysend use for something else. */
-const RESERVED_TYPES = new Set<bigint>([
-  RECORD.keysendPreimage,
-  RECORD.chunk,
-  RECORD.signature,
-  RECORD.sender,
-  RECORD.timestamp,
-]);
 
 export function tlvTypeProblem(value: unknown): string | undefined {
   if (typeof value !== 'number' || !Number.isSafeInteger(value))
     return `lnmsg-tlv-type must be a whole number, got ${value}`;
   const t = BigInt(value);
   if (t < CUSTOM_RECORD_MIN) return `lnmsg-tlv-type ${t} is below 65536: BOLT 4 reserves those types`;
-  if (RESERVED_TYPES.has(t))
+  if (RESERVED_RECORDS.has(t))
     return `lnmsg-tlv-type ${t} is reserved (keysend preimage, a chat record or lnmsg's chunk record)`;
   return undefined;
 }

@@ -12,6 +12,7 @@ import {
   decodeTimestamp,
   findRecord,
   RECORD,
+  RESERVED_RECORDS,
   signedBytes,
 } from '../wire/message-records.js';
 import { verifySenderSignature } from './signature.js';
@@ -69,14 +70,6 @@ type Verdict = { accept: true } | { accept: false; reason: string; timeout?: boo
  * The payee's side: hands out payment hashes, judges incoming HTLCs for them (and spontaneous
  * keysend messages), stores each message before its HTLCs are settled, and lets callers wait.
  */
-const LNMSG_RECORDS = new Set<bigint>([
-  RECORD.chunk,
-  RECORD.signature,
-  RECORD.sender,
-  RECORD.timestamp,
-  RECORD.keysendPreimage,
-]);
-
 export class Receiver {
   private readonly invoices = new Map<string, Invoice>();
   private readonly partSets = new Map<string, PartSet>();
@@ -237,7 +230,7 @@ export class Receiver {
 
   /** Custom records lnmsg reads; an unknown even one makes the payload one lnmsg must not accept (BOLT 1). */
   private understands(type: bigint): boolean {
-    return type % 2n === 1n || type === this.config.tlvType || LNMSG_RECORDS.has(type);
+    return type % 2n === 1n || type === this.config.tlvType || RESERVED_RECORDS.has(type);
   }
 
   /** A keysend's preimage, if the payload carries one that matches and a message to go with it. */

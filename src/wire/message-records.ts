@@ -22,6 +22,15 @@ export const RECORD = {
   keysendPreimage: 5482373484n,
 } as const;
 
+/** Every record type above but the message's own: each has its meaning, none may carry the message. */
+export const RESERVED_RECORDS: ReadonlySet<bigint> = new Set([
+  RECORD.chunk,
+  RECORD.signature,
+  RECORD.sender,
+  RECORD.timestamp,
+  RECORD.keysendPreimage,
+]);
+
 export interface Chunk {
   /** First 16 bytes of SHA256 of the whole message: names the message and checks its reassembly. */
   messageId: Uint8Array;
