@@ -2,22 +2,15 @@ import { randomBytes } from 'node:crypto';
 import { sha256 } from '@noble/hashes/sha2.js';
 import type { HtlcAcceptedRequest } from '../../src/cln/hook-types.js';
 import { encodeFinalPayload, type FinalPayload, toHex, withLengthPrefix } from '../../src/index.js';
-import { readJsonl } from './shared.js';
-
-interface PluginRecord {
-  kind: string;
-  node: number;
-  dir: string;
-  raw: string;
-}
+import { lightningdMessages } from './recorded.js';
 
 /** The final-hop `htlc_accepted` params node 3 got in the recorded sendonion run. */
 export function recordedFinalHtlc(): HtlcAcceptedRequest & Record<string, unknown> {
-  const rec = readJsonl<PluginRecord>('fixtures', 'cln-v26.06', 'htlc-accepted-sendonion.jsonl').find(
-    (r) => r.kind === 'plugin' && r.node === 3 && r.dir === 'in',
+  const hook = lightningdMessages('htlc-accepted-sendonion.jsonl').find(
+    (m) => m.rec.node === 3 && m.msg.method === 'htlc_accepted',
   );
-  if (!rec) throw new Error('no recorded final-hop htlc_accepted');
-  return JSON.parse(rec.raw).params;
+  if (!hook) throw new Error('no recorded final-hop htlc_accepted');
+  return hook.msg.params as unknown as HtlcAcceptedRequest & Record<string, unknown>;
 }
 
 export interface HtlcVariant {
