@@ -41,8 +41,12 @@ describe('bin/lnmsg-plugin driven with recorded lightningd messages', FIX, () =>
         'lnmsg-tlv-type',
         'lnmsg-max-message-bytes',
         'lnmsg-min-amount-msat',
+        'lnmsg-max-stored-bytes',
+        'lnmsg-spontaneous',
         'lnmsg-decide-command',
         'lnmsg-decide-url',
+        'lnmsg-decide-timeout',
+        'lnmsg-decide-concurrency',
       ],
     );
     assert.equal(m.options[0]?.default, Number(TYPE));
@@ -256,6 +260,10 @@ describe('bin/lnmsg-plugin with bad options', FIX, () => {
     [{ 'lnmsg-tlv-type': 5482373484 }, /reserved/],
     [{ 'lnmsg-max-message-bytes': -1 }, /lnmsg-max-message-bytes/],
     [{ 'lnmsg-decide-url': 'http://example.com/decide' }, /loopback|127\.0\.0\.1|local/],
+    [{ 'lnmsg-spontaneous': 'maybe' }, /lnmsg-spontaneous must be accept or refuse/],
+    [{ 'lnmsg-max-stored-bytes': -1 }, /lnmsg-max-stored-bytes/],
+    [{ 'lnmsg-decide-timeout': 0 }, /lnmsg-decide-timeout must be a whole number >= 1/],
+    [{ 'lnmsg-decide-concurrency': 0 }, /lnmsg-decide-concurrency/],
   ] as const) {
     test(`init with ${JSON.stringify(options)} answers {disable} saying why`, async () => {
       const node = await Node.start();
@@ -274,5 +282,69 @@ describe('bin/lnmsg-plugin with bad options', FIX, () => {
     mkdirSync(node.fake.dir);
     const init = await node.startPlugin();
     assert.match((init.result as { disable?: string }).disable ?? '', /lightning-rpc/);
+  });
+});
+
+describe('bin/lnmsg-plugin: lists that page, delete, expiry, bad parameters', FIX, () => {
+  let node: Node;
+  before(async () => {
+    node = await Node.start();
+    await node.startPlugin();
+  });
+  after(async () => {
+    await node.stop();
+  });
+
+  async function receive(text: string): Promise<string> {
+    const hash = await node.result<string>('receivemessage_new', {});
+    const answer = await node.hook(
+      htlcRequest({ paymentHash: hash, payload: finalPayload(utf8.encode(text)) }),
+    );
+    assert.equal((answer.result as { result: string }).result, 'resolve');
+    return hash;
+  }
+
+  test('receivemessage_list pages by created_index; receivemessage_delete frees a message', async () => {
+    const hashes: string[] = [];
+    for (let i = 0; i < 5; i++) hashes.push(await receive(`message ${i}`));
+    type Listed = { messages: { payment_hash: string; created_index: number; message: string }[] };
+    const page = await node.result<Listed>('receivemessage_list', { index: 'created', start: 2, limit: 2 });
+    assert.deepEqual(
+      page.messages.map((m) => [m.created_index, m.message]),
+      [
+        [2, 'message 1'],
+        [3, 'message 2'],
+      ],
+    );
+    const deleted = await node.result<{ deleted: { message: string } }>('receivemessage_delete', [hashes[1]]);
+    assert.equal(deleted.deleted.message, 'message 1');
+    const after = await node.result<Listed>('receivemessage_list', ['created', 0, 10]);
+    assert.deepEqual(
+      after.messages.map((m) => m.message),
+      ['message 0', 'message 2', 'message 3', 'message 4'],
+    );
+    assert.equal(await node.result('receivemessage_poll', [hashes[1]]), null);
+    assert.equal(node.messagesStored(hashes[1] as string), 0);
+  });
+
+  test('every new parameter is checked, and the error names it', async () => {
+    const hash = await node.result<string>('receivemessage_new', {});
+    for (const [method, params, names] of [
+      ['receivemessage_new', { expiry: 0 }, /expiry/],
+      ['receivemessage_new', { expiry: 'soon' }, /expiry/],
+      ['receivemessage_new', { expiry: 40_000_000 }, /expiry: must be at most 31536000/],
+      ['receivemessage_list', { index: 'deleted' }, /index: must be one of created, updated/],
+      ['receivemessage_list', { limit: 0 }, /limit/],
+      ['receivemessage_list', { limit: 5000 }, /limit: must be at most 1000/],
+      ['receivemessage_list', { start: -1 }, /start/],
+      ['receivemessage_delete', { payment_hash: 'xyz' }, /payment_hash/],
+      ['receivemessage_delete', { payment_hash: hash }, /no message stored/],
+      ['receivemessage_accept', { payment_hash: hash }, /nothing is held/],
+    ] as const) {
+      const answer = await node.call(method, params);
+      const error = answer.error as { code: number; message: string } | undefined;
+      assert.equal(error?.code, -32602, `${method} ${JSON.stringify(params)}`);
+      assert.match(error?.message ?? '', names);
+    }
   });
 });

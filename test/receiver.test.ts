@@ -10,6 +10,7 @@ import {
   fromHex,
   RECORD,
   signedBytes,
+  signedPaymentBytes,
   signedText,
   type TlvRecord,
   toHex,
@@ -27,9 +28,18 @@ const TYPE = 34349334n;
 const me = secp256k1.utils.randomSecretKey();
 const myId = secp256k1.getPublicKey(me, true);
 
-function setup(config: Partial<ReceiverConfig> = {}, kv: Kv = new MemoryKv()) {
+async function setup(config: Partial<ReceiverConfig> = {}, kv: Kv = new MemoryKv()) {
   const store = new MessageStore(kv);
   const receiver = new Receiver(store, { ...RECEIVER_DEFAULTS, tlvType: TYPE, nodeId: myId, ...config });
+  await receiver.open();
+  return { store, receiver, kv };
+}
+
+/** The same node after a restart: a new store and receiver over the same datastore. */
+async function restart(kv: Kv, config: ReceiverConfig, graceMs = 0) {
+  const store = new MessageStore(kv);
+  const receiver = new Receiver(store, config);
+  await receiver.open(graceMs);
   return { store, receiver };
 }
 
@@ -45,7 +55,7 @@ const isFail = (r: HtlcAcceptedResult, code = '400f') =>
 
 describe('receiver: single-part messages', needsShared('fixtures'), () => {
   test('settles with the preimage after storing the message', async () => {
-    const { receiver, store } = setup();
+    const { receiver, store } = await setup();
     const inv = await receiver.newInvoice({ amountMsat: 1000 });
     const r = await receiver.onHtlcAccepted(
       htlcRequest({ paymentHash: inv.paymentHash, payload: final([{ type: TYPE, value: text('hi') }]) }),
@@ -59,7 +69,7 @@ describe('receiver: single-part messages', needsShared('fixtures'), () => {
 
   test('a store that cannot write never lets the HTLC settle', async () => {
     const kv = new MemoryKv();
-    const { receiver } = setup({}, kv);
+    const { receiver } = await setup({}, kv);
     const inv = await receiver.newInvoice({});
     kv.create = async () => {
       throw new Error('disk full');
@@ -73,18 +83,17 @@ describe('receiver: single-part messages', needsShared('fixtures'), () => {
   });
 
   test('a replayed HTLC gets the same answer; another HTLC to a paid hash is refused', async () => {
-    const { receiver, store } = setup();
+    const { receiver, store, kv } = await setup();
     const inv = await receiver.newInvoice({});
     const req = htlcRequest({
       paymentHash: inv.paymentHash,
       payload: final([{ type: TYPE, value: text('once') }]),
     });
     const first = await receiver.onHtlcAccepted(req);
-    // A restarted plugin: a new Receiver over the same store.
-    const again = new Receiver(store, receiver.config);
-    await again.load();
+    // A restarted plugin: a new Receiver over the same datastore.
+    const { receiver: again } = await restart(kv, receiver.config);
     assert.deepEqual(await again.onHtlcAccepted(req), first);
-    assert.equal((await store.messages()).length, 1);
+    assert.equal((await store.list('created', 0, 100)).length, 1);
     const other = htlcRequest({
       paymentHash: inv.paymentHash,
       payload: final([{ type: TYPE, value: text('twice') }]),
@@ -94,7 +103,7 @@ describe('receiver: single-part messages', needsShared('fixtures'), () => {
   });
 
   test('refuses short amounts, near expiry, missing or oversize messages and malformed payloads', async () => {
-    const { receiver, store } = setup({ maxMessageBytes: 10 });
+    const { receiver, store } = await setup({ maxMessageBytes: 10 });
     const cases: [
       string,
       Parameters<typeof htlcRequest>[0] extends infer V ? Omit<V & object, 'paymentHash'> : never,
@@ -105,7 +114,6 @@ describe('receiver: single-part messages', needsShared('fixtures'), () => {
         { payload: final([{ type: TYPE, value: text('a') }], { amtToForward: 5000n }), amountMsat: 1000 },
       ],
       ['near expiry', { payload: final([{ type: TYPE, value: text('a') }]), cltvRelative: 3 }],
-      ['no message record', { payload: final([{ type: 34349335n, value: text('a') }]) }],
       ['oversize', { payload: final([{ type: TYPE, value: new Uint8Array(11) }]) }],
       ['truncated payload', { payload: '29020203e8' }],
       ['garbage payload', { payload: 'ffffffffffffffffffff' }],
@@ -130,7 +138,7 @@ describe('receiver: single-part messages', needsShared('fixtures'), () => {
   });
 
   test('HTLCs that are not ours continue at once', async () => {
-    const { receiver } = setup();
+    const { receiver } = await setup();
     const r = await receiver.onHtlcAccepted(
       htlcRequest({
         paymentHash: toHex(randomBytes(32)),
@@ -170,7 +178,7 @@ describe('receiver: multi-part messages', needsShared('fixtures'), () => {
     });
 
   test('parts arriving out of order settle together once the message is whole', async () => {
-    const { receiver, store } = setup();
+    const { receiver, store } = await setup();
     const inv = await receiver.newInvoice({ amountMsat: 3000 });
     const results = await Promise.all(
       [2, 0, 1].map((i) => receiver.onHtlcAccepted(part(inv.paymentHash, i))),
@@ -183,7 +191,7 @@ describe('receiver: multi-part messages', needsShared('fixtures'), () => {
   });
 
   test('a duplicate chunk fails every part', async () => {
-    const { receiver, store } = setup();
+    const { receiver, store } = await setup();
     const inv = await receiver.newInvoice({});
     const results = await Promise.all([0, 0].map((i) => receiver.onHtlcAccepted(part(inv.paymentHash, i))));
     for (const r of results) assert.ok(isFail(r));
@@ -191,7 +199,7 @@ describe('receiver: multi-part messages', needsShared('fixtures'), () => {
   });
 
   test('a missing part times out and fails the others with mpp_timeout', async () => {
-    const { receiver, store } = setup({ mppTimeoutSeconds: 0.05 });
+    const { receiver, store } = await setup({ mppTimeoutSeconds: 0.05 });
     const inv = await receiver.newInvoice({});
     const results = await Promise.all([0, 2].map((i) => receiver.onHtlcAccepted(part(inv.paymentHash, i))));
     for (const r of results) assert.ok(isFail(r, '0017'), JSON.stringify(r));
@@ -199,7 +207,7 @@ describe('receiver: multi-part messages', needsShared('fixtures'), () => {
   });
 
   test('parts carrying less than total_msat fail', async () => {
-    const { receiver } = setup();
+    const { receiver } = await setup();
     const inv = await receiver.newInvoice({});
     const results = await Promise.all(
       [0, 1, 2].map((i) => receiver.onHtlcAccepted(part(inv.paymentHash, i, { total: 5000n }))),
@@ -208,7 +216,7 @@ describe('receiver: multi-part messages', needsShared('fixtures'), () => {
   });
 
   test('a tampered chunk fails the reassembly check', async () => {
-    const { receiver } = setup();
+    const { receiver } = await setup();
     const inv = await receiver.newInvoice({});
     const results = await Promise.all(
       [0, 1, 2].map((i) =>
@@ -222,13 +230,33 @@ describe('receiver: multi-part messages', needsShared('fixtures'), () => {
 describe('receiver: authenticated senders', needsShared('fixtures'), () => {
   const senderKey = secp256k1.utils.randomSecretKey();
   const senderId = secp256k1.getPublicKey(senderKey, true);
-  /** As lnmsg's sender does it: signmessage over the hex of SHA256(sender|recipient|timestamp|message). */
-  const signedRecords = (message: Uint8Array, recipient = myId, signedMessage = message) => {
-    const ts = 1_795_000_000_000_000_000n;
-    const digest = signedMessageDigest(
-      utf8.encode(signedText(signedBytes(senderId, recipient, ts, signedMessage))),
-    );
-    const sig = secp256k1.sign(digest, senderKey, { prehash: false });
+  type Form = 'payment' | 'message';
+  interface Signing {
+    recipient?: Uint8Array;
+    signedMessage?: Uint8Array;
+    /** The payment hash signed (lnmsg's form); default the one paid. */
+    signedHash?: string;
+    form?: Form;
+    /** Seconds between signing and arrival. */
+    age?: number;
+  }
+  /** As a sender signs: signmessage (text of the SHA256) over lnmsg's payment form or the message-only form. */
+  const signedRecords = (message: Uint8Array, paidHash: string, o: Signing = {}) => {
+    const ts = BigInt(Math.floor(Date.now() / 1000) - (o.age ?? 0)) * 1_000_000_000n;
+    const recipient = o.recipient ?? myId;
+    const signed =
+      (o.form ?? 'payment') === 'payment'
+        ? signedPaymentBytes(
+            senderId,
+            recipient,
+            fromHex(o.signedHash ?? paidHash),
+            ts,
+            o.signedMessage ?? message,
+          )
+        : signedBytes(senderId, recipient, ts, o.signedMessage ?? message);
+    const sig = secp256k1.sign(signedMessageDigest(utf8.encode(signedText(signed))), senderKey, {
+      prehash: false,
+    });
     return [
       { type: TYPE, value: message },
       { type: RECORD.signature, value: sig },
@@ -237,9 +265,10 @@ describe('receiver: authenticated senders', needsShared('fixtures'), () => {
     ];
   };
 
-  async function receive(records: TlvRecord[]) {
-    const { receiver, store } = setup();
+  async function receive(message: Uint8Array, o?: Signing, unsigned = false) {
+    const { receiver, store } = await setup();
     const inv = await receiver.newInvoice({});
+    const records = unsigned ? [{ type: TYPE, value: message }] : signedRecords(message, inv.paymentHash, o);
     const r = await receiver.onHtlcAccepted(
       htlcRequest({ paymentHash: inv.paymentHash, payload: final(records) }),
     );
@@ -247,29 +276,47 @@ describe('receiver: authenticated senders', needsShared('fixtures'), () => {
     return store.message(inv.paymentHash);
   }
 
-  test('a good signature verifies', async () => {
-    const m = await receive(signedRecords(text('signed')));
-    assert.deepEqual([m?.sender, m?.verified], [toHex(senderId), true]);
+  test("lnmsg's signature verifies and is bound to this payment", async () => {
+    const m = await receive(text('signed'));
+    assert.deepEqual([m?.sender, m?.verified, m?.signedPayment], [toHex(senderId), true, true]);
+    assert.ok(Math.abs((m?.sentAt ?? 0) - Date.now() / 1000) < 5, 'the timestamp is kept, in seconds');
+  });
+  test('the message-only form (other chat tools) verifies, not bound to the payment', async () => {
+    const m = await receive(text('signed'), { form: 'message' });
+    assert.deepEqual([m?.verified, m?.signedPayment], [true, false]);
+  });
+  test('a signature replayed onto another payment does not verify', async () => {
+    const m = await receive(text('signed'), { signedHash: toHex(randomBytes(32)) });
+    assert.deepEqual([m?.verified, m?.verifyProblem], [false, 'the signature does not match']);
   });
   test('a tampered message does not', async () => {
-    const m = await receive(signedRecords(text('signed'), myId, text('other')));
+    const m = await receive(text('signed'), { signedMessage: text('other') });
     assert.deepEqual([m?.sender, m?.verified], [toHex(senderId), false]);
   });
   test('a signature for another recipient does not', async () => {
-    const m = await receive(
-      signedRecords(text('signed'), secp256k1.getPublicKey(secp256k1.utils.randomSecretKey(), true)),
-    );
+    const m = await receive(text('signed'), {
+      recipient: secp256k1.getPublicKey(secp256k1.utils.randomSecretKey(), true),
+    });
     assert.equal(m?.verified, false);
   });
+  test('a timestamp more than 10 minutes from the arrival does not, and says why', async () => {
+    const old = await receive(text('signed'), { age: 601 });
+    assert.equal(old?.verified, false);
+    assert.match(old?.verifyProblem ?? '', /601 s away from its arrival/);
+    const future = await receive(text('signed'), { age: -3600, form: 'message' });
+    assert.equal(future?.verified, false);
+    const recent = await receive(text('signed'), { age: 590 });
+    assert.equal(recent?.verified, true);
+  });
   test('an unsigned message names no sender', async () => {
-    const m = await receive([{ type: TYPE, value: text('anon') }]);
+    const m = await receive(text('anon'), {}, true);
     assert.equal(m?.sender, undefined);
   });
 });
 
 describe('receiver: hold and decide', needsShared('fixtures'), () => {
   async function held(config: Partial<ReceiverConfig> = {}, hold = true) {
-    const { receiver, store } = setup(config);
+    const { receiver, store } = await setup(config);
     const inv = await receiver.newInvoice({ hold });
     const pending = receiver.onHtlcAccepted(
       htlcRequest({ paymentHash: inv.paymentHash, payload: final([{ type: TYPE, value: text('swap?') }]) }),
@@ -281,14 +328,17 @@ describe('receiver: hold and decide', needsShared('fixtures'), () => {
   test('the payee sees the message before settling, then accepts', async () => {
     const { receiver, inv, pending, m, store } = await held();
     assert.equal(m?.status, 'held');
-    assert.ok(receiver.decide(inv.paymentHash, { accept: true }));
+    assert.deepEqual(await receiver.decide(inv.paymentHash, { accept: true }), {
+      ok: true,
+      state: 'settled',
+    });
     assert.deepEqual(await pending, { result: 'resolve', payment_key: inv.preimage });
     assert.equal((await store.message(inv.paymentHash))?.status, 'settled');
   });
 
   test('rejecting fails the HTLC and records why', async () => {
     const { receiver, inv, pending, store } = await held();
-    receiver.decide(inv.paymentHash, { accept: false, reason: 'sold out' });
+    await receiver.decide(inv.paymentHash, { accept: false, reason: 'sold out' });
     assert.ok(isFail(await pending));
     const m = await store.message(inv.paymentHash);
     assert.deepEqual([m?.status, m?.rejectReason], ['rejected', 'sold out']);
@@ -305,7 +355,7 @@ describe('receiver: hold and decide', needsShared('fixtures'), () => {
     ['cat >/dev/null; echo "not today"; exit 1', false],
   ] as const) {
     test(`a decide command (${accepted ? 'exit 0' : 'exit 1'}) settles on its answer`, async () => {
-      const decider = commandDecider(command, 5000);
+      const decider = commandDecider(command, { timeoutMs: 5000, concurrency: 4 });
       const { pending, store, inv } = await held({ decider }, false);
       const r = await pending;
       assert.equal(r.result, accepted ? 'resolve' : 'fail');
@@ -329,7 +379,7 @@ describe('receiver: hold and decide', needsShared('fixtures'), () => {
 
 describe('receiver: spontaneous (keysend) messages', needsShared('fixtures'), () => {
   test('a keysend with a message record is stored and settled with its preimage', async () => {
-    const { receiver, store } = setup();
+    const { receiver, store } = await setup();
     const { preimage, hash } = preimageAndHash();
     const r = await receiver.onHtlcAccepted(
       htlcRequest({
@@ -346,7 +396,7 @@ describe('receiver: spontaneous (keysend) messages', needsShared('fixtures'), ()
   });
 
   test('a plain keysend, or one whose preimage does not match, is left to lightningd', async () => {
-    const { receiver } = setup();
+    const { receiver } = await setup();
     const { preimage, hash } = preimageAndHash();
     const plain = await receiver.onHtlcAccepted(
       htlcRequest({ paymentHash: hash, payload: final([{ type: RECORD.keysendPreimage, value: preimage }]) }),
@@ -365,39 +415,238 @@ describe('receiver: spontaneous (keysend) messages', needsShared('fixtures'), ()
 });
 
 describe('receiver: restarts while a message is held', needsShared('fixtures'), () => {
-  test('a held message replayed after a restart waits for the decision again, and settles once', async () => {
-    const { receiver, store } = setup();
-    const inv = await receiver.newInvoice({ hold: true });
+  async function heldThenRestart(config: Partial<ReceiverConfig> = {}, hold = true) {
+    const { receiver, store, kv } = await setup(config);
+    const inv = await receiver.newInvoice({ hold });
     const req = htlcRequest({
       paymentHash: inv.paymentHash,
       payload: final([{ type: TYPE, value: text('held') }]),
     });
     void receiver.onHtlcAccepted(req); // the node dies with this HTLC held
     await receiver.wait(inv.paymentHash, 5000);
-    const restarted = new Receiver(store, receiver.config);
-    await restarted.load();
+    return { old: receiver, store, kv, inv, req };
+  }
+
+  test('a held message replayed after a restart waits for the decision again, and settles once', async () => {
+    const { old, kv, inv, req } = await heldThenRestart();
+    const { receiver: restarted, store } = await restart(kv, old.config);
     const replay = restarted.onHtlcAccepted(req);
     await new Promise((r) => setImmediate(r));
-    assert.ok(restarted.decide(inv.paymentHash, { accept: true }));
+    assert.deepEqual(await restarted.decide(inv.paymentHash, { accept: true }), {
+      ok: true,
+      state: 'settled',
+    });
     assert.deepEqual(await replay, { result: 'resolve', payment_key: inv.preimage });
-    assert.equal((await store.messages()).length, 1);
-    receiver.decide(inv.paymentHash, { accept: false, reason: 'the old process is gone' });
+    assert.equal((await store.list('created', 0, 100)).length, 1);
+    assert.equal((await store.message(inv.paymentHash))?.status, 'settled');
+    await old.decide(inv.paymentHash, { accept: false, reason: 'the old process is gone' });
+  });
+
+  test('a hold=true message waits for its operator after a restart, even with a decider configured', async () => {
+    const { old, kv, inv, req } = await heldThenRestart();
+    let asked = 0;
+    const { receiver: restarted } = await restart(kv, {
+      ...old.config,
+      decider: async () => {
+        asked++;
+        return { accept: true };
+      },
+    });
+    const replay = restarted.onHtlcAccepted(req);
+    await new Promise((r) => setTimeout(r, 20));
+    assert.equal(asked, 0, 'the decider is not asked');
+    await restarted.decide(inv.paymentHash, { accept: false, reason: 'operator says no' });
+    assert.ok(isFail(await replay));
+    await old.decide(inv.paymentHash, { accept: false, reason: 'the old process is gone' });
   });
 
   test('held by a decider that is gone after the restart: the replay settles', async () => {
     let stopOld: (d: Decision) => void = () => {};
-    const { receiver, store } = setup({ decider: () => new Promise((r) => (stopOld = r)) });
-    const inv = await receiver.newInvoice({});
-    const req = htlcRequest({
-      paymentHash: inv.paymentHash,
-      payload: final([{ type: TYPE, value: text('x') }]),
-    });
-    void receiver.onHtlcAccepted(req);
-    await receiver.wait(inv.paymentHash, 5000);
-    const restarted = new Receiver(store, { ...receiver.config, decider: undefined });
-    await restarted.load();
+    const { old, kv, inv, req } = await heldThenRestart(
+      { decider: () => new Promise((r) => (stopOld = r)) },
+      false,
+    );
+    const { receiver: restarted, store } = await restart(kv, { ...old.config, decider: undefined });
     assert.deepEqual(await restarted.onHtlcAccepted(req), { result: 'resolve', payment_key: inv.preimage });
     assert.equal((await store.message(inv.paymentHash))?.status, 'settled');
     stopOld({ accept: false, reason: 'the old process is gone' });
+  });
+
+  test('accept before lightningd replayed the HTLCs says so; held messages never replayed are written refunded', async () => {
+    const { old, kv, inv } = await heldThenRestart();
+    const { receiver: restarted, store } = await restart(kv, old.config, 30);
+    const early = await restarted.decide(inv.paymentHash, { accept: true });
+    assert.equal(early.ok, false);
+    assert.match((early as { why: string }).why, /not handed its HTLCs back/);
+    // No replay comes (the plugin alone was restarted: lightningd had failed the HTLCs).
+    await new Promise((r) => setTimeout(r, 100));
+    const m = await store.message(inv.paymentHash);
+    assert.equal(m?.status, 'rejected');
+    assert.match(m?.rejectReason ?? '', /released while lnmsg was not running/);
+    assert.deepEqual(await store.heldHashes(), []);
+    await old.decide(inv.paymentHash, { accept: false, reason: 'the old process is gone' });
+  });
+});
+
+describe('receiver: spam, storage and expiry', needsShared('fixtures'), () => {
+  const keysend = (message: Uint8Array) => {
+    const { preimage, hash } = preimageAndHash();
+    const req = htlcRequest({
+      paymentHash: hash,
+      payload: final([
+        { type: TYPE, value: message },
+        { type: RECORD.keysendPreimage, value: preimage },
+      ]),
+    });
+    return { req, hash };
+  };
+
+  test('spontaneous messages stop at lnmsg-max-stored-bytes; one for a handed-out hash still arrives', async () => {
+    const { receiver, store } = await setup({ maxStoredBytes: 250 });
+    const results = [];
+    for (let i = 0; i < 4; i++) results.push(await receiver.onHtlcAccepted(keysend(new Uint8Array(100)).req));
+    assert.deepEqual(
+      results.map((r) => r.result),
+      ['resolve', 'resolve', 'fail', 'fail'],
+    );
+    assert.equal(store.spontaneousBytes, 200);
+    const inv = await receiver.newInvoice({});
+    const paid = await receiver.onHtlcAccepted(
+      htlcRequest({
+        paymentHash: inv.paymentHash,
+        payload: final([{ type: TYPE, value: new Uint8Array(500) }]),
+      }),
+    );
+    assert.equal(paid.result, 'resolve', 'messages for hashes the payee handed out always go through');
+    assert.equal((await store.list('created', 0, 100)).length, 3, 'nothing already stored was dropped');
+  });
+
+  test('deleting a spontaneous message frees its bytes; the budget survives a restart', async () => {
+    const { receiver, store, kv } = await setup({ maxStoredBytes: 150 });
+    const a = keysend(new Uint8Array(100));
+    assert.equal((await receiver.onHtlcAccepted(a.req)).result, 'resolve');
+    const { receiver: again, store: reopened } = await restart(kv, receiver.config);
+    assert.equal(reopened.spontaneousBytes, 100);
+    assert.equal((await again.onHtlcAccepted(keysend(new Uint8Array(100)).req)).result, 'fail');
+    assert.equal((await again.delete(a.hash)) && reopened.spontaneousBytes, 0);
+    assert.equal(await store.message(a.hash), undefined);
+    assert.equal((await again.onHtlcAccepted(keysend(new Uint8Array(100)).req)).result, 'resolve');
+  });
+
+  test('lnmsg-spontaneous refuse: keysend messages are refused, nothing stored', async () => {
+    const { receiver, store } = await setup({ spontaneous: 'refuse' });
+    const { req, hash } = keysend(text('spam'));
+    assert.ok(isFail(await receiver.onHtlcAccepted(req)));
+    assert.equal(await store.message(hash), undefined);
+  });
+
+  test('a payment to an expired hash is refused and nothing is stored; expired unpaid hashes are swept', async () => {
+    let now = Date.UTC(2026, 10, 1);
+    const kv = new MemoryKv();
+    const store = new MessageStore(kv);
+    const receiver = new Receiver(
+      store,
+      { ...RECEIVER_DEFAULTS, tlvType: TYPE, nodeId: myId },
+      () => {},
+      () => now,
+    );
+    await receiver.open();
+    const short = await receiver.newInvoice({ expirySeconds: 60 });
+    const paid = await receiver.newInvoice({ expirySeconds: 60 });
+    const long = await receiver.newInvoice({});
+    const pay = (hash: string) =>
+      receiver.onHtlcAccepted(
+        htlcRequest({ paymentHash: hash, payload: final([{ type: TYPE, value: text('hi') }]) }),
+      );
+    assert.equal((await pay(paid.paymentHash)).result, 'resolve');
+    now += 61_000;
+    assert.ok(isFail(await pay(short.paymentHash)));
+    assert.equal(await store.message(short.paymentHash), undefined);
+    now += 2 * 86_400_000;
+    assert.equal(await receiver.sweepExpired(), 1);
+    assert.equal(await store.invoice(short.paymentHash), undefined);
+    assert.ok(await store.invoice(paid.paymentHash), 'a paid hash is kept with its message');
+    assert.ok(await store.invoice(long.paymentHash), 'a hash not yet expired is kept');
+  });
+
+  test('lists page by created and updated index, and skip deleted messages', async () => {
+    const { receiver, store } = await setup();
+    const hashes: string[] = [];
+    for (let i = 0; i < 600; i++) {
+      const { req, hash } = keysend(text(`m${i}`));
+      assert.equal((await receiver.onHtlcAccepted(req)).result, 'resolve');
+      hashes.push(hash);
+    }
+    const page1 = await store.list('created', 0, 250);
+    assert.deepEqual(
+      page1.map((m) => m.createdIndex),
+      Array.from({ length: 250 }, (_, i) => i + 1),
+    );
+    const last = page1.at(-1)?.createdIndex as number;
+    const page2 = await store.list('created', last + 1, 1000);
+    assert.equal(page2.length, 350);
+    assert.equal(page2[0]?.messageHex, toHex(text('m250')));
+    await receiver.delete(hashes[300] as string);
+    const around = await store.list('created', 300, 3);
+    assert.deepEqual(
+      around.map((m) => m.createdIndex),
+      [300, 302, 303],
+    );
+    assert.deepEqual(await store.list('updated', 0, 10), []);
+  });
+
+  test('a status change gets an updated_index, and the updated list finds it', async () => {
+    const { receiver, store } = await setup();
+    const inv = await receiver.newInvoice({ hold: true });
+    const pending = receiver.onHtlcAccepted(
+      htlcRequest({ paymentHash: inv.paymentHash, payload: final([{ type: TYPE, value: text('x') }]) }),
+    );
+    await receiver.wait(inv.paymentHash, 5000);
+    assert.deepEqual(await store.heldHashes(), [inv.paymentHash]);
+    await receiver.decide(inv.paymentHash, { accept: true });
+    await pending;
+    const [m] = await store.list('updated', 0, 10);
+    assert.equal(m?.paymentHash, inv.paymentHash);
+    assert.equal(m?.updatedIndex, 1);
+    assert.deepEqual(await store.heldHashes(), []);
+  });
+
+  test('a held message cannot be deleted; accept after a failed set says why', async () => {
+    const { receiver } = await setup({ mppTimeoutSeconds: 0.05 });
+    const held = await receiver.newInvoice({ hold: true });
+    void receiver.onHtlcAccepted(
+      htlcRequest({ paymentHash: held.paymentHash, payload: final([{ type: TYPE, value: text('x') }]) }),
+    );
+    await receiver.wait(held.paymentHash, 5000);
+    assert.equal(await receiver.delete(held.paymentHash), 'held');
+    await receiver.decide(held.paymentHash, { accept: false, reason: 'no' });
+    const again = await receiver.decide(held.paymentHash, { accept: true });
+    assert.deepEqual(again, { ok: false, why: 'it was already refused: no' });
+
+    const inv = await receiver.newInvoice({});
+    const message = randomBytes(2000);
+    const r = await receiver.onHtlcAccepted(
+      htlcRequest({
+        paymentHash: inv.paymentHash,
+        payload: final(
+          [
+            {
+              type: RECORD.chunk,
+              value: encodeChunk({
+                messageId: sha256(message).subarray(0, 16),
+                index: 0,
+                count: 2,
+                data: message.subarray(0, 1000),
+              }),
+            },
+          ],
+          { paymentData: { paymentSecret: new Uint8Array(32), totalMsat: 2000n } },
+        ),
+      }),
+    );
+    assert.ok(isFail(r, '0017'));
+    const late = await receiver.decide(inv.paymentHash, { accept: true });
+    assert.equal(late.ok, false);
+    assert.match((late as { why: string }).why, /its payment failed: only 1 of 2 parts/);
   });
 });

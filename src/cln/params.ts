@@ -8,6 +8,7 @@ function bad(name: string, why: string, got: unknown): never {
 
 interface WholeOptions {
   min?: number;
+  max?: number;
   fallback?: number;
 }
 
@@ -21,6 +22,7 @@ function whole(p: Params, name: string, opts: WholeOptions, form: RegExp, what: 
   const n = m ? Number(m[1]) * (m[2] === 'sat' ? 1000 : 1) : Number.NaN;
   if (!Number.isSafeInteger(n)) bad(name, `must be ${what}`, v);
   if (opts.min !== undefined && n < opts.min) bad(name, `must be at least ${opts.min}`, v);
+  if (opts.max !== undefined && n > opts.max) bad(name, `must be at most ${opts.max}`, v);
   return n;
 }
 
@@ -53,6 +55,14 @@ export const param = {
     const n = Number(v);
     if (!Number.isFinite(n) || n < 0) bad(name, 'must be a number of seconds >= 0', v);
     return n;
+  },
+
+  oneOf<T extends string>(p: Params, name: string, values: readonly T[], fallback: T): T {
+    const v = p[name];
+    if (v === undefined || v === null) return fallback;
+    if (typeof v !== 'string' || !values.includes(v as T))
+      bad(name, `must be one of ${values.join(', ')}`, v);
+    return v as T;
   },
 
   optionalString(p: Params, name: string): string | undefined {

@@ -40,6 +40,8 @@ export interface PluginContext {
   options: Record<string, OptionValue>;
   lightningDir: string;
   network: string;
+  /** Started with the node (true), or later by `plugin start`. */
+  startup: boolean;
   log(level: LogLevel, message: string): void;
   notify(topic: string, payload: Record<string, unknown>): void;
 }
@@ -202,6 +204,7 @@ export class Plugin {
       options,
       lightningDir,
       network: String(config.network ?? 'bitcoin'),
+      startup: config.startup !== false,
       log: (level, message) => this.log(level, message),
       // lightningd wraps a custom notification's params for subscribers itself.
       notify: (topic, payload) => this.send({ jsonrpc: '2.0', method: topic, params: payload }),

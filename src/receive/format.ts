@@ -24,8 +24,24 @@ export function messageView(m: ReceivedMessage) {
     htlc_count: m.htlcs.length,
     status: m.status,
     spontaneous: m.spontaneous,
+    created_index: m.createdIndex,
+    ...(m.updatedIndex === undefined ? {} : { updated_index: m.updatedIndex }),
     ...(m.label === undefined ? {} : { label: m.label }),
-    ...(m.sender === undefined ? {} : { sender: m.sender, verified: m.verified ?? false }),
+    ...(m.sender === undefined ? {} : senderView(m)),
     ...(m.rejectReason === undefined ? {} : { reject_reason: m.rejectReason }),
+    ...(m.status === 'held' && m.deadline !== undefined
+      ? { decide_by: m.decideBy, deadline: m.deadline }
+      : {}),
+  };
+}
+
+/** Who signed, whether it holds, what it covers (the payment, or the message only) and when. */
+function senderView(m: ReceivedMessage) {
+  return {
+    sender: m.sender,
+    verified: m.verified ?? false,
+    ...(m.verified ? { signed_payment: m.signedPayment ?? false } : {}),
+    ...(m.sentAt === undefined ? {} : { sent_at: m.sentAt }),
+    ...(m.verifyProblem === undefined ? {} : { verify_problem: m.verifyProblem }),
   };
 }

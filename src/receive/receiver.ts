@@ -2,20 +2,40 @@ import { randomBytes } from 'node:crypto';
 import { sha256 } from '@noble/hashes/sha2.js';
 import { CONTINUE, type HtlcAcceptedRequest, type HtlcAcceptedResult } from '../cln/hook-types.js';
 import { incorrectOrUnknownPaymentDetails } from '../onion/failure.js';
-import type { HtlcRef, Invoice, MessageStore, ReceivedMessage } from '../store/messages.js';
-import { concat, equalBytes, fromHex, toHex } from '../wire/bytes.js';
+import type {
+  HtlcRef,
+  Invoice,
+  ListIndex,
+  MessageStore,
+  NewMessage,
+  ReceivedMessage,
+} from '../store/messages.js';
+import { fromHex, toHex } from '../wire/bytes.js';
 import { CodecError } from '../wire/errors.js';
 import { type DecodedHopPayload, decodeHopPayload, stripLengthPrefix } from '../wire/hop-payload.js';
 import {
-  type Chunk,
   decodeChunk,
   decodeTimestamp,
   findRecord,
   RECORD,
   RESERVED_RECORDS,
   signedBytes,
+  signedPaymentBytes,
 } from '../wire/message-records.js';
+import {
+  type Answer,
+  type Completion,
+  type Decision,
+  MessageSet,
+  type Part,
+  type SetEffects,
+} from './message-set.js';
 import { verifySenderSignature } from './signature.js';
+
+export type { Decision } from './message-set.js';
+
+/** Decides a held message by `deadline` (ms since 1970); never rejects. */
+export type Decider = (m: ReceivedMessage, deadline: number) => Promise<Decision>;
 
 export interface ReceiverConfig {
   tlvType: bigint;
@@ -31,8 +51,16 @@ export interface ReceiverConfig {
   holdTimeoutSeconds: number;
   /** How long the parts of a multi-part message wait for the rest. */
   mppTimeoutSeconds: number;
+  /** Bytes of spontaneous (unsolicited) messages kept at most; past it new ones are refused. */
+  maxStoredBytes: number;
+  /** Whether spontaneous messages are taken at all. */
+  spontaneous: 'accept' | 'refuse';
+  /** How long a payment hash stays payable unless its maker says otherwise, in seconds. */
+  expirySeconds: number;
+  /** A signature whose timestamp is further than this from the arrival does not verify. */
+  maxClockSkewSeconds: number;
   /** Decides every message before it settles (a local command or URL), if set. */
-  decider?: (m: ReceivedMessage) => Promise<Decision>;
+  decider?: Decider;
 }
 
 export const RECEIVER_DEFAULTS = {
@@ -43,52 +71,76 @@ export const RECEIVER_DEFAULTS = {
   holdSafetyBlocks: 6,
   holdTimeoutSeconds: 600,
   mppTimeoutSeconds: 60,
+  maxStoredBytes: 64 * 1024 * 1024,
+  spontaneous: 'accept' as const,
+  // As lightningd's invoices.
+  expirySeconds: 604_800,
+  maxClockSkewSeconds: 600,
 };
 
-export type Decision = { accept: true } | { accept: false; reason: string };
+/** Longest a payment hash may stay payable: a year. */
+export const MAX_EXPIRY_SECONDS = 31_536_000;
 
 type Log = (level: 'debug' | 'info' | 'unusual' | 'broken', message: string) => void;
 
 const MPP_TIMEOUT = Uint8Array.of(0x00, 0x17);
+/** How many failed sets are remembered, so accept/reject on one can say why. */
+const RECENT_FAILURES = 1000;
+/** Ten minutes a block, the chain's target: a hold never outlives an HTLC's expiry at that rate. */
+const BLOCK_MS = 600_000;
 
-/** Parts of one multi-part message, held until every chunk is in. */
-interface PartSet {
-  messageId: Uint8Array;
-  count: number;
-  totalMsat: bigint;
-  chunks: Map<number, Uint8Array>;
-  htlcs: HtlcRef[];
-  payload: DecodedHopPayload;
-  verdict: Promise<Verdict>;
-  settle: (v: Verdict) => void;
-  timer: NodeJS.Timeout;
-}
-
-type Verdict = { accept: true } | { accept: false; reason: string; timeout?: boolean };
+type Verdict = { ok: true; state: 'settled' | 'refused' };
+export type DecideOutcome = Verdict | { ok: false; why: string };
 
 /**
  * The payee's side: hands out payment hashes, judges incoming HTLCs for them (and spontaneous
- * keysend messages), stores each message before its HTLCs are settled, and lets callers wait.
+ * keysend messages) through one `MessageSet` per payment, and lets callers wait and list.
  */
 export class Receiver {
-  private readonly invoices = new Map<string, Invoice>();
-  private readonly partSets = new Map<string, PartSet>();
-  private readonly decisions = new Map<
-    string,
-    { promise: Promise<Decision>; decide: (d: Decision) => void }
-  >();
+  /** The sets of HTLCs in flight, by payment hash, with the preimage that settles them. */
+  private readonly sets = new Map<string, { set: MessageSet<DecodedHopPayload>; preimage: Uint8Array }>();
+  private readonly failures = new Map<string, string>();
   private readonly listeners = new Set<(m: ReceivedMessage) => void>();
+  private readonly timers = new Set<NodeJS.Timeout>();
 
   constructor(
     private readonly store: MessageStore,
     readonly config: ReceiverConfig,
     private readonly log: Log = () => {},
-    private readonly now: () => number = () => Math.floor(Date.now() / 1000),
+    /** ms since 1970 */
+    private readonly clock: () => number = Date.now,
   ) {}
 
-  /** Loads the payment hashes handed out before a restart. */
-  async load(): Promise<void> {
-    for (const inv of await this.store.invoices()) this.invoices.set(inv.paymentHash, inv);
+  private now(): number {
+    return Math.floor(this.clock() / 1000);
+  }
+
+  /**
+   * Opens the store. Messages held when lnmsg stopped wait `graceMs` for lightningd to replay
+   * their HTLCs; those it does not replay were released meanwhile, and are written so (the
+   * payment settled through another plugin only if `paidByNode` says so).
+   */
+  async open(graceMs = 0, paidByNode: (hash: string) => Promise<boolean> = async () => false): Promise<void> {
+    await this.store.open();
+    const held = await this.store.heldHashes();
+    if (held.length > 0) this.after(graceMs, () => void this.reconcile(held, paidByNode));
+  }
+
+  /** Sweeps expired unpaid payment hashes now and then, telling `onSwept` how many went. */
+  sweepEvery(ms: number, onSwept: (n: number) => void): void {
+    this.after(ms, () => {
+      void this.sweepExpired().then(
+        (n) => n > 0 && onSwept(n),
+        (e) => this.log('unusual', `sweeping expired payment hashes: ${(e as Error).message}`),
+      );
+      this.sweepEvery(ms, onSwept);
+    });
+  }
+
+  /** Stops the receiver's timers (held sets keep theirs until they end). */
+  close(): void {
+    for (const t of this.timers) clearTimeout(t);
+    this.timers.clear();
   }
 
   /** Called with every message stored (settled or held); returns a function that unsubscribes. */
@@ -97,32 +149,50 @@ export class Receiver {
     return () => this.listeners.delete(listener);
   }
 
-  async newInvoice(opts: { amountMsat?: number; label?: string; hold?: boolean }): Promise<Invoice> {
+  async newInvoice(opts: {
+    amountMsat?: number;
+    label?: string;
+    hold?: boolean;
+    expirySeconds?: number;
+  }): Promise<Invoice> {
     const preimage = randomBytes(32);
+    const createdAt = this.now();
     const inv: Invoice = {
       paymentHash: toHex(sha256(preimage)),
       preimage: toHex(preimage),
       amountMsat: opts.amountMsat ?? 0,
       label: opts.label,
-      createdAt: this.now(),
+      createdAt,
       hold: opts.hold ?? false,
+      expiresAt: createdAt + (opts.expirySeconds ?? this.config.expirySeconds),
     };
     if (!(await this.store.addInvoice(inv)))
       throw new Error(`payment hash ${inv.paymentHash} already exists`);
-    this.invoices.set(inv.paymentHash, inv);
     return inv;
   }
 
-  isOurs(paymentHash: string): boolean {
-    return this.invoices.has(paymentHash);
+  async isOurs(paymentHash: string): Promise<boolean> {
+    return (await this.store.invoice(paymentHash)) !== undefined;
   }
 
   message(paymentHash: string): Promise<ReceivedMessage | undefined> {
     return this.store.message(paymentHash);
   }
 
-  messages(): Promise<ReceivedMessage[]> {
-    return this.store.messages();
+  list(index: ListIndex, start: number, limit: number): Promise<ReceivedMessage[]> {
+    return this.store.list(index, start, limit);
+  }
+
+  /** Removes the unpaid payment hashes that expired before today. */
+  sweepExpired(): Promise<number> {
+    return this.store.sweepExpired(this.now());
+  }
+
+  /** Frees a stored message (never one held for a decision: decide first). */
+  async delete(paymentHash: string): Promise<ReceivedMessage | undefined | 'held'> {
+    if (this.sets.has(paymentHash) || (await this.store.message(paymentHash))?.status === 'held')
+      return 'held';
+    return this.store.deleteMessage(paymentHash);
   }
 
   /** The message for `paymentHash` once stored (or `any` next message), or undefined after `timeoutMs`. */
@@ -144,22 +214,30 @@ export class Receiver {
     });
   }
 
-  /** The payee's verdict on a held message. False if nothing is held under that hash. */
-  decide(paymentHash: string, decision: Decision): boolean {
-    const pending = this.decisions.get(paymentHash);
-    if (!pending) return false;
-    pending.decide(decision);
-    return true;
+  /** The payee's verdict on a held message; says why when nothing is held under that hash. */
+  async decide(paymentHash: string, decision: Decision): Promise<DecideOutcome> {
+    const set = this.sets.get(paymentHash);
+    if (set) return set.set.decide(decision);
+    const failed = this.failures.get(paymentHash);
+    if (failed) return { ok: false, why: `its payment failed: ${failed}` };
+    const m = await this.store.message(paymentHash);
+    if (!m) return { ok: false, why: 'nothing is held under this payment hash' };
+    if (m.status === 'settled') return { ok: false, why: 'it is already settled' };
+    if (m.status === 'rejected') return { ok: false, why: `it was already refused: ${m.rejectReason ?? ''}` };
+    return {
+      ok: false,
+      why: 'lightningd has not handed its HTLCs back since the restart yet; try again shortly',
+    };
   }
 
   /** Judges one `htlc_accepted` request. Every path answers; bad input never throws. */
   async onHtlcAccepted(req: HtlcAcceptedRequest): Promise<HtlcAcceptedResult> {
     const { htlc } = req;
-    const inv = this.invoices.get(htlc.payment_hash);
+    const hash = htlc.payment_hash;
     // lightningd parsed a forwarding payload: not for us, and the fast path for forwards.
-    if (!inv && req.onion.short_channel_id !== undefined) return CONTINUE;
+    if (req.onion.short_channel_id !== undefined) return CONTINUE;
     const refuse = (why: string, message?: Uint8Array): HtlcAcceptedResult => {
-      this.log('info', `refusing HTLC ${htlc.short_channel_id}/${htlc.id} for ${htlc.payment_hash}: ${why}`);
+      this.log('info', `refusing HTLC ${htlc.short_channel_id}/${htlc.id} for ${hash}: ${why}`);
       const height = htlc.cltv_expiry - htlc.cltv_expiry_relative;
       const failure = message ?? incorrectOrUnknownPaymentDetails(BigInt(htlc.amount_msat), height);
       return { result: 'fail', failure_message: toHex(failure) };
@@ -170,62 +248,231 @@ export class Receiver {
       payload = decodeHopPayload(stripLengthPrefix(fromHex(req.onion.payload)), (t) => this.understands(t));
     } catch (e) {
       if (!(e instanceof CodecError)) throw e;
-      return inv ? refuse(`malformed payload: ${e.message}`) : CONTINUE;
+      return (await this.isOurs(hash)) ? refuse(`malformed payload: ${e.message}`) : CONTINUE;
     }
     // Our hash on an HTLC we should forward: not a payment to us, so lightningd decides.
     if (payload.shortChannelId !== undefined) return CONTINUE;
+    const chunkValue = findRecord(payload.customRecords, RECORD.chunk);
+    const messageBytes = findRecord(payload.customRecords, this.config.tlvType);
+    // Nothing of lnmsg's in it: an ordinary payment, never delayed by a look-up.
+    if (!chunkValue && !messageBytes) return CONTINUE;
 
-    const preimage = inv ? fromHex(inv.preimage) : this.keysendPreimage(payload, htlc.payment_hash);
-    if (!preimage) return CONTINUE;
     const ref: HtlcRef = { channel: htlc.short_channel_id, id: htlc.id, amountMsat: htlc.amount_msat };
-    const resolve: HtlcAcceptedResult = { result: 'resolve', payment_key: toHex(preimage) };
-
-    const existing = await this.store.message(htlc.payment_hash);
-    if (existing) {
-      if (!existing.htlcs.some((h) => h.channel === ref.channel && h.id === ref.id)) {
-        return refuse('this payment hash was already paid');
-      }
-      // lightningd replays unresolved HTLCs after a restart: the same HTLC gets the same answer.
-      if (existing.status === 'settled') return resolve;
-      if (existing.status === 'rejected')
-        return refuse(`the payee rejected it: ${existing.rejectReason ?? ''}`);
-      // Held before a restart: if nothing is left to decide it (no hold, no decider now), settle.
-      if (!inv?.hold && !this.config.decider) {
-        await this.store.updateMessage(existing.paymentHash, (m) => ({ ...m, status: 'settled' }));
-        return resolve;
-      }
-      const d = await this.awaitDecision(existing, htlc.cltv_expiry_relative);
-      return d.accept ? resolve : refuse(d.reason);
+    let part: Part<DecodedHopPayload> | undefined;
+    try {
+      part = partOf(ref, payload, chunkValue, messageBytes);
+    } catch (e) {
+      if (!(e instanceof CodecError)) throw e;
+      return (await this.isOurs(hash)) ? refuse(`bad chunk: ${e.message}`) : CONTINUE;
     }
+    let entry = this.sets.get(hash);
+    // A new HTLC (not a replay into a set in memory): is the hash ours, paid, held?
+    if (!entry?.set.knows(ref)) {
+      const [inv, stored] = await Promise.all([this.store.invoice(hash), this.store.message(hash)]);
+      const preimage = inv ? fromHex(inv.preimage) : this.keysendPreimage(payload, hash);
+      if (!preimage) return CONTINUE;
+      entry = this.sets.get(hash);
+      if (!entry && stored) {
+        if (!stored.htlcs.some((h) => h.channel === ref.channel && h.id === ref.id)) {
+          return refuse('this payment hash was already paid');
+        }
+        // lightningd replays unresolved HTLCs after a restart: the same HTLC gets the same answer.
+        if (stored.status === 'settled') return resolve(preimage);
+        if (stored.status === 'rejected') return refuse(`the payee refused it: ${stored.rejectReason ?? ''}`);
+        entry = this.restore(stored, inv, preimage);
+      }
+      if (!entry?.set.knows(ref)) {
+        const problem = this.partProblem(req, payload, inv, chunkValue, messageBytes);
+        if (problem) return refuse(problem);
+      }
+      if (!entry) {
+        entry = { set: new MessageSet(hash, this.effects(hash, inv, this.holdUntil(req))), preimage };
+        this.sets.set(hash, entry);
+      }
+    }
+    const answer = await this.answerOf(entry.set, part);
+    if (answer.settle) return resolve(entry.preimage);
+    return refuse(answer.reason, answer.timeout ? MPP_TIMEOUT : undefined);
+  }
 
+  /** Offers a part; once its set has ended, forgets it (the store answers from then on). */
+  private async answerOf(set: MessageSet<DecodedHopPayload>, part: Part<DecodedHopPayload>): Promise<Answer> {
+    const answer = await set.offer(part);
+    if (set.ended && this.sets.get(set.paymentHash)?.set === set) {
+      this.sets.delete(set.paymentHash);
+      if (set.refusal !== undefined) this.remember(set.paymentHash, set.refusal);
+    }
+    return answer;
+  }
+
+  private remember(hash: string, reason: string): void {
+    this.failures.set(hash, reason);
+    if (this.failures.size > RECENT_FAILURES)
+      this.failures.delete(this.failures.keys().next().value as string);
+  }
+
+  /** Why this HTLC cannot be (part of) a message, before it joins a set. */
+  private partProblem(
+    req: HtlcAcceptedRequest,
+    payload: DecodedHopPayload,
+    inv: Invoice | undefined,
+    chunkValue: Uint8Array | undefined,
+    messageBytes: Uint8Array | undefined,
+  ): string | undefined {
+    const { htlc } = req;
+    if (!inv && this.config.spontaneous === 'refuse') return 'this node does not take spontaneous messages';
+    if (!inv && chunkValue) return 'spontaneous messages are single-part';
+    if (inv?.expiresAt !== undefined && this.now() > inv.expiresAt) return 'this payment hash has expired';
     if (payload.amtToForward !== undefined && BigInt(htlc.amount_msat) < payload.amtToForward) {
-      return refuse(`HTLC carries ${htlc.amount_msat} msat, the onion says ${payload.amtToForward}`);
+      return `HTLC carries ${htlc.amount_msat} msat, the onion says ${payload.amtToForward}`;
     }
     if (htlc.cltv_expiry_relative < this.config.minFinalCltv) {
-      return refuse(`expires in ${htlc.cltv_expiry_relative} blocks, needs ${this.config.minFinalCltv}`);
+      return `expires in ${htlc.cltv_expiry_relative} blocks, needs ${this.config.minFinalCltv}`;
     }
+    if (chunkValue && !payload.paymentData) return 'a part without payment_data';
+    if (!chunkValue && messageBytes) {
+      return this.amountProblem(htlc.amount_msat, inv) ?? this.sizeProblem(messageBytes.length);
+    }
+    return undefined;
+  }
 
-    const chunkValue = findRecord(payload.customRecords, RECORD.chunk);
-    if (chunkValue) {
-      if (!inv) return CONTINUE; // lnmsg splits messages only over payee-made hashes
-      let chunk: Chunk;
+  /** Ms since 1970 until which this HTLC may be held, keeping `holdSafetyBlocks` in hand. */
+  private holdUntil(req: HtlcAcceptedRequest): number {
+    return this.clock() + (req.htlc.cltv_expiry_relative - this.config.holdSafetyBlocks) * BLOCK_MS;
+  }
+
+  /** What the set of `hash` does when complete and when decided: the store is written first each time. */
+  private effects(
+    hash: string,
+    inv: Invoice | undefined,
+    holdUntilMs: number,
+  ): SetEffects<DecodedHopPayload> {
+    return {
+      complete: (parts, message) => this.completeMessage(hash, parts, message, inv, holdUntilMs),
+      finish: async (d) => {
+        await this.store.updateMessage(hash, (m) => ({
+          ...m,
+          status: d.accept ? 'settled' : 'rejected',
+          ...(d.accept ? {} : { rejectReason: d.reason }),
+          deadline: undefined,
+        }));
+      },
+      after: (ms, fn) => {
+        const t = setTimeout(fn, ms);
+        return () => clearTimeout(t);
+      },
+      now: this.clock,
+      partTimeoutMs: this.config.mppTimeoutSeconds * 1000,
+      log: (m) => this.log('broken', m),
+    };
+  }
+
+  /** A complete message: checked, counted against the budget if spontaneous, stored, then held or settled. */
+  private async completeMessage(
+    hash: string,
+    parts: Part<DecodedHopPayload>[],
+    message: Uint8Array,
+    inv: Invoice | undefined,
+    holdUntilMs: number,
+  ): Promise<Completion> {
+    const first = parts[0] as Part<DecodedHopPayload>;
+    const received = parts.reduce((n, p) => n + p.htlc.amountMsat, 0);
+    const problem =
+      (BigInt(received) < first.totalMsat
+        ? `parts carry ${received} msat of ${first.totalMsat}`
+        : undefined) ??
+      this.amountProblem(received, inv) ??
+      this.sizeProblem(message.length);
+    if (problem) return { kind: 'refuse', reason: problem };
+    if (!inv && !(await this.store.reserveSpontaneous(message.length, this.config.maxStoredBytes))) {
+      return {
+        kind: 'refuse',
+        reason: 'the payee keeps no more spontaneous messages (lnmsg-max-stored-bytes)',
+      };
+    }
+    const decideBy = inv?.hold ? 'operator' : this.config.decider ? 'decider' : undefined;
+    const deadlineMs = Math.min(holdUntilMs, this.clock() + this.config.holdTimeoutSeconds * 1000);
+    const msg: NewMessage = {
+      paymentHash: hash,
+      messageHex: toHex(message),
+      tlvType: Number(this.config.tlvType),
+      amountMsat: received,
+      receivedAt: this.now(),
+      htlcs: parts.map((p) => p.htlc),
+      status: decideBy ? 'held' : 'settled',
+      spontaneous: !inv,
+      label: inv?.label,
+      ...this.senderOf(first.context, message, hash),
+      ...(decideBy ? { decideBy, deadline: Math.floor(deadlineMs / 1000) } : {}),
+    };
+    let stored: ReceivedMessage | undefined;
+    try {
+      stored = await this.store.addMessage(msg, inv);
+    } finally {
+      if (!stored && !inv) await this.store.releaseSpontaneous(message.length);
+    }
+    if (!stored) return { kind: 'refuse', reason: 'a message is already stored for this hash' };
+    for (const l of this.listeners) l(stored);
+    if (!decideBy) return { kind: 'settle' };
+    return { kind: 'hold', deadlineMs, decider: this.deciderFor(stored, decideBy) };
+  }
+
+  private deciderFor(m: ReceivedMessage, decideBy: ReceivedMessage['decideBy']) {
+    const { decider } = this.config;
+    return decideBy === 'decider' && decider ? (deadlineMs: number) => decider(m, deadlineMs) : undefined;
+  }
+
+  /** A message held when lnmsg stopped, whose HTLCs lightningd now replays. */
+  private restore(m: ReceivedMessage, inv: Invoice | undefined, preimage: Uint8Array) {
+    const deadlineMs = (m.deadline ?? this.now() + this.config.holdTimeoutSeconds) * 1000;
+    const decideBy = m.decideBy ?? (inv?.hold ? 'operator' : 'decider');
+    const fx = this.effects(m.paymentHash, inv, deadlineMs);
+    const decider = this.deciderFor(m, decideBy);
+    // Held for a decider that is no longer configured: nothing is left to refuse it, so it settles.
+    const settle = decideBy === 'decider' && !decider ? async () => ({ accept: true as const }) : decider;
+    const entry = { set: MessageSet.restored(m.paymentHash, m.htlcs, deadlineMs, fx, settle), preimage };
+    this.sets.set(m.paymentHash, entry);
+    return entry;
+  }
+
+  /** Held messages whose HTLCs did not come back: released while lnmsg was away. */
+  private async reconcile(held: string[], paidByNode: (hash: string) => Promise<boolean>): Promise<void> {
+    for (const hash of held) {
+      if (this.sets.has(hash)) continue;
       try {
-        chunk = decodeChunk(chunkValue);
+        const m = await this.store.message(hash);
+        if (m?.status !== 'held') {
+          await this.store.forgetHeld(hash);
+          continue;
+        }
+        const paid = await paidByNode(hash);
+        this.log(
+          'unusual',
+          `held message ${hash} lost its HTLCs while lnmsg was not running: ${paid ? 'settled' : 'refunded'}`,
+        );
+        await this.store.updateMessage(hash, (cur) => ({
+          ...cur,
+          status: paid ? 'settled' : 'rejected',
+          ...(paid
+            ? {}
+            : {
+                rejectReason: 'its HTLCs were released while lnmsg was not running (the payer was refunded)',
+              }),
+          deadline: undefined,
+        }));
       } catch (e) {
-        return refuse(`bad chunk: ${(e as Error).message}`);
+        this.log('broken', `could not settle the record of held message ${hash}: ${(e as Error).message}`);
       }
-      const verdict = await this.addPart(req, inv, payload, chunk, ref);
-      if (verdict.accept) return resolve;
-      return refuse(verdict.reason, verdict.timeout ? MPP_TIMEOUT : undefined);
     }
+  }
 
-    const messageBytes = findRecord(payload.customRecords, this.config.tlvType);
-    if (!messageBytes) return inv ? refuse(`no message record (type ${this.config.tlvType})`) : CONTINUE;
-    const problem = this.amountProblem(htlc.amount_msat, inv) ?? this.sizeProblem(messageBytes.length);
-    if (problem) return refuse(problem);
-    const msg = this.newMessage(htlc.payment_hash, messageBytes, payload, [ref], inv);
-    const verdict = await this.storeAndDecide(msg, htlc.cltv_expiry_relative, inv);
-    return verdict.accept ? resolve : refuse(verdict.reason);
+  private after(ms: number, fn: () => void): void {
+    const t = setTimeout(() => {
+      this.timers.delete(t);
+      fn();
+    }, ms);
+    t.unref();
+    this.timers.add(t);
   }
 
   /** Custom records lnmsg reads; an unknown even one makes the payload one lnmsg must not accept (BOLT 1). */
@@ -233,12 +480,10 @@ export class Receiver {
     return type % 2n === 1n || type === this.config.tlvType || RESERVED_RECORDS.has(type);
   }
 
-  /** A keysend's preimage, if the payload carries one that matches and a message to go with it. */
+  /** A keysend's preimage, if the payload carries one that matches. */
   private keysendPreimage(payload: DecodedHopPayload, paymentHash: string): Uint8Array | undefined {
     const preimage = findRecord(payload.customRecords, RECORD.keysendPreimage);
-    if (preimage?.length !== 32 || toHex(sha256(preimage)) !== paymentHash) return undefined;
-    if (!findRecord(payload.customRecords, this.config.tlvType)) return undefined; // a plain keysend
-    return preimage;
+    return preimage?.length === 32 && toHex(sha256(preimage)) === paymentHash ? preimage : undefined;
   }
 
   private amountProblem(amountMsat: number, inv: Invoice | undefined): string | undefined {
@@ -255,169 +500,74 @@ export class Receiver {
       : undefined;
   }
 
-  private newMessage(
-    paymentHash: string,
-    bytes: Uint8Array,
+  /**
+   * The sender's id, if given; whether its signature holds, over this payment (lnmsg's form) or
+   * over the message alone (other tools' form); and its timestamp, which must be near the arrival.
+   */
+  private senderOf(
     payload: DecodedHopPayload,
-    htlcs: HtlcRef[],
-    inv: Invoice | undefined,
-  ): ReceivedMessage {
-    return {
-      paymentHash,
-      messageHex: toHex(bytes),
-      tlvType: Number(this.config.tlvType),
-      amountMsat: htlcs.reduce((n, h) => n + h.amountMsat, 0),
-      receivedAt: this.now(),
-      htlcs,
-      status: inv?.hold || this.config.decider ? 'held' : 'settled',
-      spontaneous: !inv,
-      label: inv?.label,
-      ...this.senderOf(payload, bytes),
-    };
-  }
-
-  /** The sender's id, if given, and whether its signature over this message to us holds. */
-  private senderOf(payload: DecodedHopPayload, message: Uint8Array): { sender?: string; verified?: boolean } {
+    message: Uint8Array,
+    paymentHash: string,
+  ): Pick<ReceivedMessage, 'sender' | 'verified' | 'signedPayment' | 'sentAt' | 'verifyProblem'> {
     const sender = findRecord(payload.customRecords, RECORD.sender);
     if (!sender) return {};
     const signature = findRecord(payload.customRecords, RECORD.signature);
     const timestamp = findRecord(payload.customRecords, RECORD.timestamp);
-    let verified = false;
-    if (signature && timestamp?.length === 8) {
-      const signed = signedBytes(sender, this.config.nodeId, decodeTimestamp(timestamp), message);
-      verified = verifySenderSignature(signature, sender, signed);
-    }
-    return { sender: toHex(sender), verified };
-  }
-
-  /** Stores the message first (once settled the money is ours and it must not be lost), then decides. */
-  private async storeAndDecide(msg: ReceivedMessage, cltvRelative: number, inv?: Invoice): Promise<Verdict> {
-    if (!(await this.store.addMessage(msg)))
-      return { accept: false, reason: 'a message is already stored for this hash' };
-    for (const l of this.listeners) l(msg);
-    if (msg.status === 'settled') return { accept: true };
-    const d = await this.awaitDecision(msg, cltvRelative, inv?.hold !== true);
-    return d;
-  }
-
-  /** One decision per held message, however many HTLCs (or replays) wait on it. */
-  private awaitDecision(
-    m: ReceivedMessage,
-    cltvRelative: number,
-    useDecider = !!this.config.decider,
-  ): Promise<Decision> {
-    const pending = this.decisions.get(m.paymentHash);
-    if (pending) return pending.promise;
-    const blocksLeft = cltvRelative - this.config.holdSafetyBlocks;
-    // Ten minutes a block is the chain's target; the deadline never outlives the HTLC's expiry at that rate.
-    const seconds = Math.max(0, Math.min(this.config.holdTimeoutSeconds, blocksLeft * 600));
-    let decide: (d: Decision) => void = () => {};
-    const promise = new Promise<Decision>((resolve) => {
-      const timer = setTimeout(
-        () => decide({ accept: false, reason: `no decision within ${seconds}s` }),
-        seconds * 1000,
-      );
-      decide = (d) => {
-        clearTimeout(timer);
-        resolve(d);
-      };
-    }).then(async (d) => {
-      this.decisions.delete(m.paymentHash);
-      await this.store.updateMessage(m.paymentHash, (cur) => ({
-        ...cur,
-        status: d.accept ? 'settled' : 'rejected',
-        ...(d.accept ? {} : { rejectReason: d.reason }),
-      }));
-      return d;
+    const unverified = (verifyProblem: string, sentAt?: number) => ({
+      sender: toHex(sender),
+      verified: false,
+      verifyProblem,
+      ...(sentAt === undefined ? {} : { sentAt }),
     });
-    this.decisions.set(m.paymentHash, { promise, decide });
-    if (useDecider && this.config.decider) {
-      this.config
-        .decider(m)
-        .then(decide, (e) => decide({ accept: false, reason: `decider failed: ${e.message}` }));
+    if (!signature) return unverified('no signature');
+    if (timestamp?.length !== 8) return unverified('no 8-byte timestamp');
+    const ns = decodeTimestamp(timestamp);
+    const sentAt = Number(ns / 1_000_000_000n);
+    const me = this.config.nodeId;
+    const signedPayment = verifySenderSignature(
+      signature,
+      sender,
+      signedPaymentBytes(sender, me, fromHex(paymentHash), ns, message),
+    );
+    if (!signedPayment && !verifySenderSignature(signature, sender, signedBytes(sender, me, ns, message))) {
+      return unverified('the signature does not match', sentAt);
     }
-    return promise;
+    const skew = Math.abs(this.now() - sentAt);
+    if (skew > this.config.maxClockSkewSeconds) {
+      return unverified(
+        `signed ${skew} s away from its arrival (more than ${this.config.maxClockSkewSeconds} s)`,
+        sentAt,
+      );
+    }
+    return { sender: toHex(sender), verified: true, signedPayment, sentAt };
   }
+}
 
-  /** Holds one part until every chunk is in (then all settle together) or the set fails as a whole. */
-  private addPart(
-    req: HtlcAcceptedRequest,
-    inv: Invoice,
-    payload: DecodedHopPayload,
-    chunk: Chunk,
-    ref: HtlcRef,
-  ): Promise<Verdict> {
-    const hash = req.htlc.payment_hash;
-    let set = this.partSets.get(hash);
-    if (!set) {
-      let settle: (v: Verdict) => void = () => {};
-      const verdict = new Promise<Verdict>((r) => {
-        settle = r;
-      });
-      const created: PartSet = {
-        messageId: chunk.messageId,
-        count: chunk.count,
-        totalMsat: payload.paymentData?.totalMsat ?? 0n,
-        chunks: new Map(),
-        htlcs: [],
-        payload,
-        verdict,
-        settle: (v) => {
-          clearTimeout(created.timer);
-          this.partSets.delete(hash);
-          settle(v);
-        },
-        timer: setTimeout(
-          () =>
-            created.settle({
-              accept: false,
-              timeout: true,
-              reason: `only ${created.chunks.size} of ${created.count} parts within ${this.config.mppTimeoutSeconds}s`,
-            }),
-          this.config.mppTimeoutSeconds * 1000,
-        ),
-      };
-      set = created;
-      this.partSets.set(hash, set);
-    }
-    const problem = this.partProblem(set, chunk, payload);
-    if (problem) {
-      set.settle({ accept: false, reason: problem });
-      return set.verdict;
-    }
-    set.chunks.set(chunk.index, chunk.data);
-    set.htlcs.push(ref);
-    // The sender's records ride with chunk 0.
-    if (chunk.index === 0) set.payload = payload;
-    if (set.chunks.size === set.count) void this.complete(hash, set, inv, req.htlc.cltv_expiry_relative);
-    return set.verdict;
-  }
+function resolve(preimage: Uint8Array): HtlcAcceptedResult {
+  return { result: 'resolve', payment_key: toHex(preimage) };
+}
 
-  private partProblem(set: PartSet, chunk: Chunk, payload: DecodedHopPayload): string | undefined {
-    if (!payload.paymentData) return 'a part without payment_data';
-    if (!equalBytes(chunk.messageId, set.messageId)) return 'parts of different messages under one hash';
-    if (chunk.count !== set.count) return `part says ${chunk.count} chunks, an earlier one ${set.count}`;
-    if (set.chunks.has(chunk.index)) return `chunk ${chunk.index} arrived twice`;
-    if (payload.paymentData.totalMsat !== set.totalMsat) return 'parts disagree on total_msat';
-    return undefined;
+/** One HTLC as a part of its message: a chunk of a multi-part message, or the whole of a single one. */
+function partOf(
+  htlc: HtlcRef,
+  payload: DecodedHopPayload,
+  chunkValue: Uint8Array | undefined,
+  messageBytes: Uint8Array | undefined,
+): Part<DecodedHopPayload> {
+  const secret = payload.paymentData?.paymentSecret ?? new Uint8Array(0);
+  if (chunkValue) {
+    const c = decodeChunk(chunkValue);
+    return { htlc, ...c, secret, totalMsat: payload.paymentData?.totalMsat ?? 0n, context: payload };
   }
-
-  private async complete(hash: string, set: PartSet, inv: Invoice, cltvRelative: number): Promise<void> {
-    const received = set.htlcs.reduce((n, h) => n + h.amountMsat, 0);
-    const message = concat(...Array.from({ length: set.count }, (_, i) => set.chunks.get(i) as Uint8Array));
-    const problem =
-      (BigInt(received) < set.totalMsat ? `parts carry ${received} msat of ${set.totalMsat}` : undefined) ??
-      this.amountProblem(received, inv) ??
-      this.sizeProblem(message.length) ??
-      (equalBytes(sha256(message).subarray(0, 16), set.messageId)
-        ? undefined
-        : 'reassembled message does not match its id');
-    if (problem) return set.settle({ accept: false, reason: problem });
-    try {
-      const msg = this.newMessage(hash, message, set.payload, set.htlcs, inv);
-      set.settle(await this.storeAndDecide(msg, cltvRelative, inv));
-    } catch (e) {
-      set.settle({ accept: false, reason: `could not store the message: ${(e as Error).message}` });
-    }
-  }
+  const data = messageBytes as Uint8Array;
+  return {
+    htlc,
+    messageId: sha256(data).subarray(0, 16),
+    index: 0,
+    count: 1,
+    data,
+    secret,
+    totalMsat: payload.paymentData?.totalMsat ?? BigInt(htlc.amountMsat),
+    context: payload,
+  };
 }

@@ -3,7 +3,7 @@ import { sha256 } from '@noble/hashes/sha2.js';
 import type { Rpc } from '../cln/rpc.js';
 import { HOP_PAYLOADS_SIZE, hopPayloadsSize } from '../onion/sphinx.js';
 import { encodeUint, fromHex, toHex } from '../wire/bytes.js';
-import { encodeChunk, RECORD, signedBytes, signedText } from '../wire/message-records.js';
+import { encodeChunk, RECORD, signedPaymentBytes, signedText } from '../wire/message-records.js';
 import type { TlvRecord } from '../wire/tlv.js';
 import { type FinalContents, onionHops, type PathHop } from './route.js';
 import { PaymentGroup, SendError, type Sender, type SendResult } from './sender.js';
@@ -36,11 +36,22 @@ export interface MessageSent {
 
 const FINAL_CLTV = 18;
 
-/** The records that name and sign the sender, when asked to. */
-async function authorRecords(rpc: Rpc, self: string, m: MessageSend): Promise<TlvRecord[]> {
+/** The records that name and sign the sender, for this payment, when asked to. */
+async function authorRecords(
+  rpc: Rpc,
+  self: string,
+  m: MessageSend,
+  paymentHash: string,
+): Promise<TlvRecord[]> {
   if (!m.sign) return [];
   const timestampNs = BigInt(Date.now()) * 1_000_000n;
-  const signed = signedBytes(fromHex(self), fromHex(m.destination), timestampNs, m.message);
+  const signed = signedPaymentBytes(
+    fromHex(self),
+    fromHex(m.destination),
+    fromHex(paymentHash),
+    timestampNs,
+    m.message,
+  );
   const { signature } = await rpc.call<{ signature: string }>('signmessage', { message: signedText(signed) });
   return [
     { type: RECORD.signature, value: fromHex(signature) },
@@ -85,7 +96,6 @@ export async function sendMessage(rpc: Rpc, sender: Sender, m: MessageSend): Pro
 
 async function send(rpc: Rpc, sender: Sender, m: MessageSend, group: PaymentGroup): Promise<MessageSent> {
   const info = await rpc.call<{ id: string; blockheight: number }>('getinfo');
-  const author = await authorRecords(rpc, info.id, m);
   const messageRecord = (bytes: Uint8Array): TlvRecord => ({ type: m.tlvType, value: bytes });
   const base = {
     destination: m.destination,
@@ -99,6 +109,7 @@ async function send(rpc: Rpc, sender: Sender, m: MessageSend, group: PaymentGrou
   if (!m.paymentHash) {
     const preimage = randomBytes(32);
     const paymentHash = toHex(sha256(preimage));
+    const author = await authorRecords(rpc, info.id, m, paymentHash);
     const part = await sender.send({
       ...base,
       paymentHash,
@@ -123,6 +134,7 @@ async function send(rpc: Rpc, sender: Sender, m: MessageSend, group: PaymentGrou
     );
   }
 
+  const author = await authorRecords(rpc, info.id, m, paymentHash);
   // Size the message against a real route first: one HTLC if it fits, else chunks.
   const probe = await sender.route(info.id, {
     ...base,

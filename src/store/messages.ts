@@ -9,6 +9,8 @@ export interface Invoice {
   label?: string;
   createdAt: number;
   hold: boolean;
+  /** Unix time after which a payment is refused (absent on hashes made before expiry existed). */
+  expiresAt?: number;
 }
 
 export interface HtlcRef {
@@ -33,54 +35,266 @@ export interface ReceivedMessage {
   label?: string;
   sender?: string;
   verified?: boolean;
+  /** Why a signature did not verify. */
+  verifyProblem?: string;
+  /** The signature covers the payment hash (lnmsg's form), not only the message. */
+  signedPayment?: boolean;
+  /** The sender's timestamp, unix seconds. */
+  sentAt?: number;
   rejectReason?: string;
+  /** For a held message: who decides, and by when (unix seconds). */
+  decideBy?: 'operator' | 'decider';
+  deadline?: number;
+  /** As lightningd's lists: the order messages were stored, and of their last change. */
+  createdIndex: number;
+  updatedIndex?: number;
 }
 
-const INVOICES = ['lnmsg', 'invoice'];
-const MESSAGES = ['lnmsg', 'message'];
+export type NewMessage = Omit<ReceivedMessage, 'createdIndex' | 'updatedIndex'>;
+export type ListIndex = 'created' | 'updated';
 
-/** lnmsg's durable state, one datastore entry per invoice and per message. */
+const K = {
+  invoice: ['lnmsg', 'invoice'],
+  message: ['lnmsg', 'message'],
+  created: ['lnmsg', 'created'],
+  updated: ['lnmsg', 'updated'],
+  held: ['lnmsg', 'held'],
+  expires: ['lnmsg', 'expires'],
+  counters: ['lnmsg', 'meta', 'counters'],
+};
+
+/** Index entries per datastore key: listing one bucket is one bounded reply, whatever the store holds. */
+const BUCKET = 256;
+/** Indexes are reserved in blocks, so most messages cost no counter write. */
+const RESERVE = 64;
+const DAY = 86_400;
+
+interface Counters {
+  /** Highest index reserved (persisted before any is used, so none is handed out twice). */
+  created: number;
+  updated: number;
+  /** Bytes of spontaneous messages stored (counted before they are written). */
+  spontaneousBytes: number;
+}
+
+const pad = (n: number, width: number) => String(n).padStart(width, '0');
+const indexKey = (base: string[], i: number) => [...base, pad(Math.floor(i / BUCKET), 10), pad(i, 14)];
+const expiryKey = (inv: Invoice) => [
+  ...K.expires,
+  pad(Math.floor((inv.expiresAt ?? 0) / DAY), 8),
+  inv.paymentHash,
+];
+const messageBytes = (m: { messageHex: string }) => m.messageHex.length / 2;
+
+/**
+ * lnmsg's durable state in lightningd's datastore. Nothing is loaded at start but a few counters,
+ * and every read is one bounded reply: messages by hash, lists by index bucket.
+ */
 export class MessageStore {
+  private c: Counters = { created: 0, updated: 0, spontaneousBytes: 0 };
+  private last = { created: 0, updated: 0 };
+  private writing: Promise<void> = Promise.resolve();
+  private reserving: Promise<void> = Promise.resolve();
+
   constructor(private readonly kv: Kv) {}
 
+  /** Reads the counters; a store from before indexes existed is indexed once. */
+  async open(): Promise<void> {
+    const e = await this.kv.get(K.counters);
+    if (e) this.c = JSON.parse(e.value) as Counters;
+    else await this.indexOldMessages();
+    this.last = { created: this.c.created, updated: this.c.updated };
+  }
+
+  get spontaneousBytes(): number {
+    return this.c.spontaneousBytes;
+  }
+
   async addInvoice(inv: Invoice): Promise<boolean> {
-    return this.kv.create([...INVOICES, inv.paymentHash], JSON.stringify(inv));
+    if (inv.expiresAt !== undefined) await this.kv.put(expiryKey(inv), '');
+    return this.kv.create([...K.invoice, inv.paymentHash], JSON.stringify(inv));
   }
 
   async invoice(paymentHash: string): Promise<Invoice | undefined> {
-    const e = await this.kv.get([...INVOICES, paymentHash]);
+    const e = await this.kv.get([...K.invoice, paymentHash]);
     return e ? (JSON.parse(e.value) as Invoice) : undefined;
   }
 
-  async invoices(): Promise<Invoice[]> {
-    return (await this.kv.list(INVOICES)).map((e) => JSON.parse(e.value) as Invoice);
+  /**
+   * Counts `bytes` of a spontaneous message against `budget` before it is stored; false when it
+   * would go over. Counted first, so a crash can only over-count.
+   */
+  async reserveSpontaneous(bytes: number, budget: number): Promise<boolean> {
+    if (this.c.spontaneousBytes + bytes > budget) return false;
+    this.c.spontaneousBytes += bytes;
+    await this.persist();
+    return true;
   }
 
-  /** Stores a new message; false if one is already stored for this payment hash. */
-  async addMessage(msg: ReceivedMessage): Promise<boolean> {
-    return this.kv.create([...MESSAGES, msg.paymentHash], JSON.stringify(msg));
+  async releaseSpontaneous(bytes: number): Promise<void> {
+    this.c.spontaneousBytes = Math.max(0, this.c.spontaneousBytes - bytes);
+    await this.persist();
+  }
+
+  /**
+   * Stores a new message; undefined if one is already stored for this payment hash. Its index
+   * entries are written first: one without its message is skipped by lists, never the reverse.
+   */
+  async addMessage(msg: NewMessage, inv?: Invoice): Promise<ReceivedMessage | undefined> {
+    const m: ReceivedMessage = { ...msg, createdIndex: await this.nextIndex('created') };
+    const indexEntries = [
+      [indexKey(K.created, m.createdIndex), m.paymentHash],
+      ...(m.status === 'held' ? [[[...K.held, m.paymentHash], '']] : []),
+    ] as [string[], string][];
+    await Promise.all(indexEntries.map(([k, v]) => this.kv.put(k, v)));
+    if (!(await this.kv.create([...K.message, m.paymentHash], JSON.stringify(m)))) {
+      await this.kv.delete(indexKey(K.created, m.createdIndex));
+      return undefined;
+    }
+    // Paid: the expiry sweep leaves it alone (it also checks for a message, after a crash here).
+    if (inv?.expiresAt !== undefined) await this.kv.delete(expiryKey(inv));
+    return m;
   }
 
   async message(paymentHash: string): Promise<ReceivedMessage | undefined> {
-    const e = await this.kv.get([...MESSAGES, paymentHash]);
+    const e = await this.kv.get([...K.message, paymentHash]);
     return e ? (JSON.parse(e.value) as ReceivedMessage) : undefined;
   }
 
-  /** Read-modify-write with the datastore's generation check, retried on a concurrent write. */
+  /** Read-modify-write with the datastore's generation check; each change gets a new updated_index. */
   async updateMessage(
     paymentHash: string,
-    change: (m: ReceivedMessage) => ReceivedMessage,
+    change: (m: ReceivedMessage) => NewMessage,
   ): Promise<ReceivedMessage | undefined> {
+    const updatedIndex = await this.nextIndex('updated');
+    await this.kv.put(indexKey(K.updated, updatedIndex), paymentHash);
     for (;;) {
-      const e = await this.kv.get([...MESSAGES, paymentHash]);
-      if (!e) return undefined;
-      const next = change(JSON.parse(e.value) as ReceivedMessage);
-      if (await this.kv.replace([...MESSAGES, paymentHash], JSON.stringify(next), e.generation)) return next;
+      const e = await this.kv.get([...K.message, paymentHash]);
+      if (!e) {
+        await this.kv.delete(indexKey(K.updated, updatedIndex));
+        return undefined;
+      }
+      const before = JSON.parse(e.value) as ReceivedMessage;
+      const next: ReceivedMessage = {
+        ...change(before),
+        createdIndex: before.createdIndex,
+        updatedIndex,
+      };
+      if (await this.kv.replace(e.key, JSON.stringify(next), e.generation)) {
+        if (before.updatedIndex !== undefined) await this.kv.delete(indexKey(K.updated, before.updatedIndex));
+        if (before.status === 'held' && next.status !== 'held')
+          await this.kv.delete([...K.held, paymentHash]);
+        return next;
+      }
     }
   }
 
-  async messages(): Promise<ReceivedMessage[]> {
-    const all = (await this.kv.list(MESSAGES)).map((e) => JSON.parse(e.value) as ReceivedMessage);
-    return all.sort((a, b) => a.receivedAt - b.receivedAt);
+  /** Removes a message, its indexes and its payment hash; gives back its share of the budget. */
+  async deleteMessage(paymentHash: string): Promise<ReceivedMessage | undefined> {
+    const m = await this.message(paymentHash);
+    if (!m) return undefined;
+    await this.kv.delete([...K.message, paymentHash]);
+    const inv = await this.invoice(paymentHash);
+    await Promise.all([
+      this.kv.delete(indexKey(K.created, m.createdIndex)),
+      m.updatedIndex === undefined ? undefined : this.kv.delete(indexKey(K.updated, m.updatedIndex)),
+      this.kv.delete([...K.held, paymentHash]),
+      inv ? this.deleteInvoice(inv) : undefined,
+    ]);
+    if (m.spontaneous) await this.releaseSpontaneous(messageBytes(m));
+    return m;
+  }
+
+  /**
+   * Up to `limit` messages with `index` >= `start`, in that index's order. Reads index buckets
+   * from `start` on (each one bounded reply), then each message by its hash.
+   */
+  async list(index: ListIndex, start: number, limit: number): Promise<ReceivedMessage[]> {
+    const base = index === 'created' ? K.created : K.updated;
+    const out: ReceivedMessage[] = [];
+    const highest = this.last[index];
+    for (let b = Math.floor(start / BUCKET); out.length < limit && b <= Math.floor(highest / BUCKET); b++) {
+      const entries = (await this.kv.list([...base, pad(b, 10)]))
+        .map((e) => ({ i: Number(e.key.at(-1)), hash: e.value }))
+        .filter((e) => e.i >= start)
+        .sort((x, y) => x.i - y.i)
+        .slice(0, limit - out.length);
+      const found = await Promise.all(entries.map((e) => this.message(e.hash)));
+      for (const [k, m] of found.entries()) {
+        const i = (entries[k] as { i: number }).i;
+        // An index entry whose message is gone or moved on (a crash between writes) is skipped.
+        if (m && (index === 'created' ? m.createdIndex : m.updatedIndex) === i) out.push(m);
+      }
+    }
+    return out;
+  }
+
+  /** Payment hashes of the messages held for a decision (bounded by the HTLCs a node can hold). */
+  heldHashes(): Promise<string[]> {
+    return this.kv.children(K.held);
+  }
+
+  /** Removes the held mark of a message that is gone. */
+  async forgetHeld(paymentHash: string): Promise<void> {
+    await this.kv.delete([...K.held, paymentHash]);
+  }
+
+  /**
+   * Removes the unpaid payment hashes that expired before today (UTC), a day's bucket at a time.
+   * Returns how many were removed.
+   */
+  async sweepExpired(now: number): Promise<number> {
+    let removed = 0;
+    const today = Math.floor(now / DAY);
+    for (const day of await this.kv.children(K.expires)) {
+      if (Number(day) >= today) continue;
+      for (const hash of await this.kv.children([...K.expires, day])) {
+        const [inv, m] = await Promise.all([this.invoice(hash), this.message(hash)]);
+        if (inv && !m) {
+          await this.kv.delete([...K.invoice, hash]);
+          removed++;
+        }
+        await this.kv.delete([...K.expires, day, hash]);
+      }
+    }
+    return removed;
+  }
+
+  private async deleteInvoice(inv: Invoice): Promise<void> {
+    await this.kv.delete([...K.invoice, inv.paymentHash]);
+    if (inv.expiresAt !== undefined) await this.kv.delete(expiryKey(inv));
+  }
+
+  private async nextIndex(kind: 'created' | 'updated'): Promise<number> {
+    const i = ++this.last[kind];
+    if (i > this.c[kind]) {
+      this.c[kind] = i + RESERVE - 1;
+      this.reserving = this.persist();
+    }
+    // Every caller waits for the write that covers its index (it may be another caller's).
+    await this.reserving;
+    return i;
+  }
+
+  /** Writes the counters; writes are chained, each one the newest values. */
+  private persist(): Promise<void> {
+    const next = this.writing.then(() => this.kv.put(K.counters, JSON.stringify(this.c)));
+    this.writing = next.catch(() => {});
+    return next;
+  }
+
+  /** A store written before indexes existed: its messages get created indexes in arrival order. */
+  private async indexOldMessages(): Promise<void> {
+    const old = (await this.kv.list(K.message))
+      .map((e) => JSON.parse(e.value) as ReceivedMessage)
+      .sort((a, b) => a.receivedAt - b.receivedAt);
+    for (const [i, m] of old.entries()) {
+      const createdIndex = i + 1;
+      await this.kv.put(indexKey(K.created, createdIndex), m.paymentHash);
+      await this.kv.put([...K.message, m.paymentHash], JSON.stringify({ ...m, createdIndex }));
+      if (m.spontaneous) this.c.spontaneousBytes += messageBytes(m);
+    }
+    this.c.created = old.length;
+    await this.persist();
   }
 }

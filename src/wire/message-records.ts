@@ -59,7 +59,24 @@ export function decodeChunk(value: Uint8Array): Chunk {
   return { messageId, index, count, data: r.take(r.remaining).slice() };
 }
 
-/** What the sender signs: sender id | recipient id | timestamp (u64 ns) | message. */
+/**
+ * What lnmsg signs: sender id | recipient id | payment hash | timestamp (u64 ns) | message. The
+ * payment hash binds the signature to this payment: it cannot be replayed onto another one.
+ */
+export function signedPaymentBytes(
+  sender: Uint8Array,
+  recipient: Uint8Array,
+  paymentHash: Uint8Array,
+  timestampNs: bigint,
+  message: Uint8Array,
+) {
+  return concat(sender, recipient, paymentHash, encodeUint(timestampNs, 8), message);
+}
+
+/**
+ * What other chat-over-Lightning tools (and lnmsg before 0.2) sign: sender id | recipient id |
+ * timestamp (u64 ns) | message. It proves who wrote the message to whom, not which payment carried it.
+ */
 export function signedBytes(
   sender: Uint8Array,
   recipient: Uint8Array,

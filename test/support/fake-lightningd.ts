@@ -325,6 +325,8 @@ const strictUtf8 = new TextDecoder('utf-8', { fatal: true });
  */
 export class FakeDatastore {
   readonly entries = new Map<string, StoredEntry>();
+  /** Child names under each key that has entries below it, so a listing reads only its own level. */
+  private readonly childNames = new Map<string, Set<string>>();
 
   install(fake: FakeLightningd): this {
     fake.handle('datastore', (req) => this.datastore(req));
@@ -335,6 +337,30 @@ export class FakeDatastore {
 
   get(key: string[]): StoredEntry | undefined {
     return this.entries.get(JSON.stringify(key));
+  }
+
+  /** Stores an entry directly (for set-up: a store of any size without RPC round trips). */
+  put(key: string[], value: string | Buffer): void {
+    const k = JSON.stringify(key);
+    const cur = this.entries.get(k);
+    const bytes = typeof value === 'string' ? Buffer.from(value, 'utf8') : value;
+    this.entries.set(k, { key, value: bytes, generation: cur ? cur.generation + 1 : 0 });
+    for (let depth = 0; depth < key.length; depth++) {
+      const parent = JSON.stringify(key.slice(0, depth));
+      let names = this.childNames.get(parent);
+      if (!names) this.childNames.set(parent, (names = new Set()));
+      names.add(key[depth] as string);
+    }
+  }
+
+  private remove(key: string[]): void {
+    this.entries.delete(JSON.stringify(key));
+    for (let depth = key.length; depth > 0; depth--) {
+      const child = JSON.stringify(key.slice(0, depth));
+      if (this.entries.has(child) || this.childNames.get(child)?.size) return;
+      this.childNames.delete(child);
+      this.childNames.get(JSON.stringify(key.slice(0, depth - 1)))?.delete(key[depth - 1] as string);
+    }
   }
 
   keys(): string[][] {
@@ -385,36 +411,22 @@ export class FakeDatastore {
       });
     }
     const appending = mode === 'must-append' || mode === 'create-or-append';
-    const next: StoredEntry = cur
-      ? {
-          key,
-          value: appending ? Buffer.concat([cur.value, value]) : value,
-          generation: cur.generation + 1,
-        }
-      : { key, value, generation: 0 };
-    this.entries.set(k, next);
-    return resultLike('datastore-create', req.id, this.view(next));
+    this.put(key, appending && cur ? Buffer.concat([cur.value, value]) : value);
+    return resultLike('datastore-create', req.id, this.view(this.entries.get(k) as StoredEntry));
   }
 
   /** The entry at `key` itself, and its immediate children (a child with children shows as key only). */
   private listdatastore(req: IncomingRequest): Answer {
     const p = (req.params ?? {}) as Record<string, unknown>;
     const prefix = p.key === undefined ? [] : keyOf(p.key);
-    const out: unknown[] = [];
-    const parents = new Set<string>();
-    const sorted = [...this.entries.values()].sort((a, b) => compareKeys(a.key, b.key));
-    for (const e of sorted) {
-      if (!prefix.every((part, i) => e.key[i] === part)) continue;
-      if (e.key.length <= prefix.length + 1) {
-        out.push(this.view(e));
-        continue;
-      }
-      const parent = e.key.slice(0, prefix.length + 1);
-      const pk = JSON.stringify(parent);
-      if (!parents.has(pk)) {
-        parents.add(pk);
-        out.push({ key: parent });
-      }
+    const own = this.entries.get(JSON.stringify(prefix));
+    const out: unknown[] = own && prefix.length > 0 ? [this.view(own)] : [];
+    const names = [...(this.childNames.get(JSON.stringify(prefix)) ?? [])].sort();
+    for (const name of names) {
+      const key = [...prefix, name];
+      const k = JSON.stringify(key);
+      const e = this.entries.get(k);
+      out.push(this.childNames.get(k)?.size || !e ? { key } : this.view(e));
     }
     return resultLike('listdatastore-prefix', req.id, { datastore: out });
   }
@@ -424,7 +436,7 @@ export class FakeDatastore {
     const k = JSON.stringify(keyOf(p.key));
     const cur = this.entries.get(k);
     if (!cur) return errorLike('deldatastore-missing', req.id);
-    this.entries.delete(k);
+    this.remove(cur.key);
     return resultLike('deldatastore', req.id, this.view(cur));
   }
 }
@@ -433,13 +445,4 @@ function keyOf(key: unknown): string[] {
   if (typeof key === 'string') return [key];
   if (Array.isArray(key) && key.every((k) => typeof k === 'string')) return key;
   throw new Error(`fake datastore: bad key ${JSON.stringify(key)}`);
-}
-
-function compareKeys(a: string[], b: string[]): number {
-  for (let i = 0; i < Math.min(a.length, b.length); i++) {
-    const x = a[i] as string;
-    const y = b[i] as string;
-    if (x !== y) return x < y ? -1 : 1;
-  }
-  return a.length - b.length;
 }

@@ -1,0 +1,236 @@
+import { sha256 } from '@noble/hashes/sha2.js';
+import type { HtlcRef } from '../store/messages.js';
+import { concat, equalBytes } from '../wire/bytes.js';
+
+/**
+ * The HTLCs of one message (one part, or every part of a multi-part payment) and their one fate.
+ *
+ *   collecting --all chunks in--> complete --stored, settles now--> settled
+ *        |                           |  \--stored, held--> deciding --accept, written--> settled
+ *        |                           |                         \--reject, deadline, write failed--> refused
+ *        \--part timer, fatal part--> refused <--cannot store--/
+ *
+ * Every HTLC of the set gets the same answer, given only once the store says the same: settled in
+ * the store if and only if every part is resolved with the preimage. Only `collecting` has a part
+ * timer; from `complete` on, the hold or decider deadline governs. A part that does not belong
+ * (another payer's secret, an extra part after completion) is refused alone and changes nothing.
+ */
+export type SetState = 'collecting' | 'complete' | 'deciding' | 'settled' | 'refused';
+
+export type Answer = { settle: true } | { settle: false; reason: string; timeout?: boolean };
+
+export type Decision = { accept: true } | { accept: false; reason: string };
+
+/** One HTLC of the set, as the payee parsed it. */
+export interface Part<C = unknown> {
+  htlc: HtlcRef;
+  /** First 16 bytes of SHA256 of the whole message. */
+  messageId: Uint8Array;
+  index: number;
+  count: number;
+  data: Uint8Array;
+  /** payment_data: the payer's secret and the total it pays (single parts: empty and the amount). */
+  secret: Uint8Array;
+  totalMsat: bigint;
+  /** Whatever the caller keeps with a part (its parsed payload). */
+  context: C;
+}
+
+/** What storing a complete message led to. */
+export type Completion =
+  | { kind: 'settle' }
+  | { kind: 'refuse'; reason: string }
+  | { kind: 'hold'; deadlineMs: number; decider?: (deadlineMs: number) => Promise<Decision> };
+
+export interface SetEffects<C> {
+  /** Every chunk is in: check and store the message (as settled, or held for a decision). */
+  complete(parts: Part<C>[], message: Uint8Array): Promise<Completion>;
+  /** Writes a held message's fate; the HTLCs are answered only once this resolved. */
+  finish(decision: Decision): Promise<void>;
+  /** A timer; returns its cancel. */
+  after(ms: number, fn: () => void): () => void;
+  now(): number;
+  partTimeoutMs: number;
+  log(message: string): void;
+}
+
+/** The outcome of an accept or reject. */
+export type DecideResult = { ok: true; state: 'settled' | 'refused' } | { ok: false; why: string };
+
+export class MessageSet<C = unknown> {
+  private current: SetState = 'collecting';
+  private readonly parts = new Map<string, { part?: Part<C>; answer: Promise<Answer> }>();
+  private readonly chunks = new Map<number, Part<C>>();
+  private first?: Part<C>;
+  private fate?: Answer;
+  private answerAll: (a: Answer) => void = () => {};
+  private readonly answered: Promise<Answer>;
+  private cancelTimer: () => void = () => {};
+  private decision?: Promise<DecideResult>;
+  private deciding?: (d: Decision) => Promise<DecideResult>;
+
+  constructor(
+    readonly paymentHash: string,
+    private readonly fx: SetEffects<C>,
+  ) {
+    this.answered = new Promise((resolve) => {
+      this.answerAll = resolve;
+    });
+  }
+
+  /**
+   * A set restored after a restart: its message is stored as held, and lightningd replays its
+   * HTLCs (`htlcs`) one by one. Only those belong to it.
+   */
+  static restored<C>(
+    paymentHash: string,
+    htlcs: HtlcRef[],
+    deadlineMs: number,
+    fx: SetEffects<C>,
+    decider?: (deadlineMs: number) => Promise<Decision>,
+  ): MessageSet<C> {
+    const set = new MessageSet<C>(paymentHash, fx);
+    for (const h of htlcs) set.parts.set(refKey(h), { answer: set.answered });
+    set.hold(deadlineMs, decider);
+    return set;
+  }
+
+  get state(): SetState {
+    return this.current;
+  }
+
+  get ended(): boolean {
+    return this.current === 'settled' || this.current === 'refused';
+  }
+
+  /** Whether this HTLC is one of the set's (then it gets the set's answer). */
+  knows(h: HtlcRef): boolean {
+    return this.parts.has(refKey(h));
+  }
+
+  /** Why the set was refused, once it was. */
+  get refusal(): string | undefined {
+    return this.fate && !this.fate.settle ? this.fate.reason : undefined;
+  }
+
+  /** An HTLC for this set's hash (a new part, or one lightningd replays); resolves to its answer. */
+  offer(part: Part<C>): Promise<Answer> {
+    const known = this.parts.get(refKey(part.htlc));
+    // The same HTLC again (a replay): the same answer.
+    if (known) return known.answer;
+    if (this.current !== 'collecting') {
+      return Promise.resolve(
+        this.current === 'settled'
+          ? refused('this payment hash was already paid')
+          : refused(
+              `another payment for this hash is ${this.current === 'refused' ? 'refused' : 'in progress'}`,
+            ),
+      );
+    }
+    const first = this.first;
+    if (first && !equalBytes(part.secret, first.secret)) {
+      // Not the payer of the first part: it cannot speak for the set.
+      return Promise.resolve(refused('a part with another payment secret'));
+    }
+    const problem = first ? disagreement(first, part, this.chunks) : undefined;
+    this.parts.set(refKey(part.htlc), { part, answer: this.answered });
+    this.chunks.set(part.index, part);
+    if (problem) {
+      this.end(refused(problem));
+      return this.answered;
+    }
+    if (!first) {
+      this.first = part;
+      this.cancelTimer = this.fx.after(this.fx.partTimeoutMs, () =>
+        this.end({
+          settle: false,
+          timeout: true,
+          reason: `only ${this.chunks.size} of ${part.count} parts within ${this.fx.partTimeoutMs / 1000}s`,
+        }),
+      );
+    }
+    if (this.chunks.size === part.count) void this.completeSet();
+    return this.answered;
+  }
+
+  /** The operator's (or a decider's) verdict on a held set. */
+  decide(d: Decision): Promise<DecideResult> {
+    if (this.deciding && !this.decision) this.decision = this.deciding(d);
+    else if (this.decision) return Promise.resolve({ ok: false, why: 'it was already decided' });
+    return this.decision ?? Promise.resolve({ ok: false, why: this.notHeld() });
+  }
+
+  private notHeld(): string {
+    if (this.current === 'refused') return `its payment failed: ${this.refusal}`;
+    if (this.current === 'settled') return 'it is already settled';
+    return `it is not held for a decision (${this.current})`;
+  }
+
+  private async completeSet(): Promise<void> {
+    this.current = 'complete';
+    this.cancelTimer();
+    const ordered = Array.from({ length: this.chunks.size }, (_, i) => this.chunks.get(i) as Part<C>);
+    const message = concat(...ordered.map((p) => p.data));
+    if (!equalBytes(sha256(message).subarray(0, 16), (this.first as Part<C>).messageId)) {
+      return this.end(refused('the reassembled message does not match its id'));
+    }
+    let c: Completion;
+    try {
+      c = await this.fx.complete(ordered, message);
+    } catch (e) {
+      c = { kind: 'refuse', reason: `could not store the message: ${(e as Error).message}` };
+    }
+    if (c.kind === 'settle') this.end({ settle: true });
+    else if (c.kind === 'refuse') this.end(refused(c.reason));
+    else this.hold(c.deadlineMs, c.decider);
+  }
+
+  private hold(deadlineMs: number, decider?: (deadlineMs: number) => Promise<Decision>): void {
+    this.current = 'deciding';
+    this.deciding = async (d) => {
+      cancelDeadline();
+      try {
+        await this.fx.finish(d);
+      } catch (e) {
+        // Unwritten, a "settled" would be a lie if the HTLCs failed later: refuse instead.
+        this.fx.log(`could not record the decision on ${this.paymentHash}: ${(e as Error).message}`);
+        this.end(refused(`the decision could not be recorded: ${(e as Error).message}`));
+        return d.accept
+          ? { ok: false, why: 'the decision could not be recorded; the payment was refused' }
+          : { ok: true, state: 'refused' };
+      }
+      this.end(d.accept ? { settle: true } : refused(d.reason));
+      return { ok: true, state: d.accept ? 'settled' : 'refused' };
+    };
+    const seconds = Math.max(0, Math.round((deadlineMs - this.fx.now()) / 1000));
+    const cancelDeadline = this.fx.after(Math.max(0, deadlineMs - this.fx.now()), () => {
+      void this.decide({ accept: false, reason: `no decision within ${seconds}s` });
+    });
+    if (decider) void decider(deadlineMs).then((d) => this.decide(d));
+  }
+
+  private end(a: Answer): void {
+    if (this.ended) return;
+    this.cancelTimer();
+    this.fate = a;
+    this.current = a.settle ? 'settled' : 'refused';
+    this.answerAll(a);
+  }
+}
+
+function refused(reason: string): Answer {
+  return { settle: false, reason };
+}
+
+function refKey(h: HtlcRef): string {
+  return `${h.channel}/${h.id}`;
+}
+
+/** Why a part from the same payer cannot belong with the first one: then the payer's set is broken. */
+function disagreement<C>(first: Part<C>, p: Part<C>, chunks: Map<number, Part<C>>): string | undefined {
+  if (!equalBytes(p.messageId, first.messageId)) return 'parts of different messages under one hash';
+  if (p.count !== first.count) return `a part says ${p.count} chunks, an earlier one ${first.count}`;
+  if (chunks.has(p.index)) return `chunk ${p.index} arrived twice`;
+  if (p.totalMsat !== first.totalMsat) return 'parts disagree on total_msat';
+  return undefined;
+}

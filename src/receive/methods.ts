@@ -1,0 +1,78 @@
+import { param } from '../cln/params.js';
+import { INVALID_PARAMS, MethodError } from '../cln/plugin.js';
+import { messageView } from './format.js';
+import { type Decision, MAX_EXPIRY_SECONDS, type Receiver } from './receiver.js';
+
+/** lnmsg's receive-side RPC methods, each a named function of its parameters. */
+type Params = Record<string, unknown>;
+
+/** Lists return at most this many messages a call; `limit` may ask for fewer. */
+export const LIST_LIMIT_MAX = 1000;
+const LIST_LIMIT_DEFAULT = 100;
+
+export async function receiveMessageNew(receiver: Receiver, p: Params): Promise<string> {
+  const inv = await receiver.newInvoice({
+    amountMsat: param.msat(p, 'amount_msat', { fallback: 0 }),
+    label: param.optionalString(p, 'label'),
+    hold: param.bool(p, 'hold'),
+    expirySeconds: param.count(p, 'expiry', {
+      min: 1,
+      max: MAX_EXPIRY_SECONDS,
+      fallback: receiver.config.expirySeconds,
+    }),
+  });
+  return inv.paymentHash;
+}
+
+export async function receiveMessagePoll(receiver: Receiver, p: Params) {
+  const m = await receiver.message(param.hash(p, 'payment_hash'));
+  return m ? messageView(m) : null;
+}
+
+export async function receiveMessageWait(receiver: Receiver, p: Params) {
+  const timeoutMs = param.seconds(p, 'timeout', 60) * 1000;
+  if (p.payment_hash === undefined || p.payment_hash === null) {
+    const m = await receiver.wait('any', timeoutMs);
+    return m ? messageView(m) : null;
+  }
+  const hash = param.hash(p, 'payment_hash');
+  if (!(await receiver.isOurs(hash)) && !(await receiver.message(hash)))
+    throw new MethodError(INVALID_PARAMS, `payment_hash ${hash} was not made by lnmsg`);
+  const m = await receiver.wait(hash, timeoutMs);
+  return m ? messageView(m) : null;
+}
+
+/** As lightningd's lists: `index` created (default) or updated, from `start`, at most `limit`. */
+export async function receiveMessageList(receiver: Receiver, p: Params) {
+  const index = param.oneOf(p, 'index', ['created', 'updated'] as const, 'created');
+  const start = param.count(p, 'start', { fallback: 0 });
+  const limit = param.count(p, 'limit', { min: 1, max: LIST_LIMIT_MAX, fallback: LIST_LIMIT_DEFAULT });
+  return { messages: (await receiver.list(index, start, limit)).map(messageView) };
+}
+
+export async function receiveMessageAccept(receiver: Receiver, p: Params) {
+  return decide(receiver, param.hash(p, 'payment_hash'), { accept: true });
+}
+
+export async function receiveMessageReject(receiver: Receiver, p: Params) {
+  const reason = param.optionalString(p, 'reason') ?? 'rejected by the payee';
+  return decide(receiver, param.hash(p, 'payment_hash'), { accept: false, reason });
+}
+
+async function decide(receiver: Receiver, hash: string, d: Decision) {
+  const r = await receiver.decide(hash, d);
+  if (!r.ok) throw new MethodError(INVALID_PARAMS, `payment_hash ${hash}: ${r.why}`);
+  return { payment_hash: hash, status: r.state === 'settled' ? 'settled' : 'rejected' };
+}
+
+export async function receiveMessageDelete(receiver: Receiver, p: Params) {
+  const hash = param.hash(p, 'payment_hash');
+  const m = await receiver.delete(hash);
+  if (m === 'held')
+    throw new MethodError(
+      INVALID_PARAMS,
+      `payment_hash ${hash}: held for a decision; accept or reject it first`,
+    );
+  if (!m) throw new MethodError(INVALID_PARAMS, `payment_hash ${hash}: no message stored`);
+  return { payment_hash: hash, deleted: messageView(m) };
+}

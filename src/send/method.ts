@@ -1,0 +1,86 @@
+import { param } from '../cln/params.js';
+import { INVALID_PARAMS, MethodError, type PluginContext } from '../cln/plugin.js';
+import { fromHex, utf8 } from '../wire/bytes.js';
+import { sendMessage } from './message.js';
+import { SendError, type Sender } from './sender.js';
+
+/** Error codes of `sendmessage` (documented in the README). */
+export const LNMSG_ERRORS = { refused: 1601, 'no-route': 1602, 'too-large': 1603, timeout: 1604 };
+
+/** What `sendmessage` is doing, for `sendmessage_status` (the CLI's progress bar). */
+const progress = new Map<string, { sent: number; parts: number }>();
+
+export function sendMessageStatus(p: Record<string, unknown>) {
+  return progress.get(param.hash(p, 'payment_hash')) ?? null;
+}
+
+function messageBytes(p: Record<string, unknown>): Uint8Array {
+  if (typeof p.message_hex === 'string') {
+    try {
+      return fromHex(p.message_hex, 'message_hex');
+    } catch {
+      throw new MethodError(INVALID_PARAMS, 'message_hex: must be an even number of hex digits');
+    }
+  }
+  if (typeof p.message !== 'string') {
+    throw new MethodError(
+      INVALID_PARAMS,
+      `message: must be a string (or give message_hex), got ${JSON.stringify(p.message)}`,
+    );
+  }
+  return utf8.encode(p.message);
+}
+
+export async function sendMessageMethod(sender: Sender, p: Record<string, unknown>, ctx: PluginContext) {
+  const destination = param.pubkey(p, 'destination');
+  const paymentHash =
+    p.payment_hash === undefined || p.payment_hash === null ? undefined : param.hash(p, 'payment_hash');
+  const amountMsat = param.msat(p, p.amount_msat !== undefined ? 'amount_msat' : 'msatoshi', { min: 1 });
+  const message = messageBytes(p);
+  const maxParts = param.count(p, 'max_parts', { min: 1, fallback: 128 });
+  const key = paymentHash ?? '';
+  try {
+    const r = await sendMessage(ctx.rpc, sender, {
+      destination,
+      paymentHash,
+      amountMsat,
+      message,
+      tlvType: BigInt(ctx.options['lnmsg-tlv-type'] as number),
+      sign: param.bool(p, 'sign'),
+      retryForSeconds: param.seconds(p, 'retry_for', 60),
+      maxFeeMsat: param.msat(p, 'maxfee_msat', { fallback: Math.max(5000, Math.ceil(amountMsat / 100)) }),
+      maxParts,
+      onProgress: (sent, parts) => progress.set(key, { sent, parts }),
+    });
+    const last = r.parts.at(-1);
+    return {
+      send: last?.send,
+      wait: last?.wait,
+      status: 'complete',
+      payment_hash: r.paymentHash,
+      payment_preimage: r.paymentPreimage,
+      spontaneous: r.spontaneous,
+      destination,
+      amount_msat: amountMsat,
+      amount_sent_msat: r.amountSentMsat,
+      fee_msat: r.feeMsat,
+      parts: r.parts.length,
+      paths: new Set(r.parts.map((part) => part.path.map((h) => h.short_channel_id_dir).join())).size,
+      attempts: r.parts.reduce((n, part) => n + part.attempts, 0),
+      method: last?.method,
+      message_bytes: message.length,
+      route: (last?.path ?? []).map((h) => ({
+        short_channel_id_dir: h.short_channel_id_dir,
+        node_id: h.node_id_out,
+        amount_msat: h.amount_out_msat,
+      })),
+      failures: r.parts.flatMap((part) => part.failures),
+    };
+  } catch (e) {
+    if (e instanceof SendError)
+      throw new MethodError(LNMSG_ERRORS[e.kind], e.message, { failures: e.failures });
+    throw e;
+  } finally {
+    progress.delete(key);
+  }
+}
