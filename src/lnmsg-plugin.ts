@@ -84,7 +84,7 @@ export function lnmsgPlugin(): Plugin {
         (url ? deciderUrlProblem(url) : undefined) ??
         (url && command ? 'set lnmsg-decide-command or lnmsg-decide-url, not both' : undefined);
       if (problem) return problem;
-      const timeoutMs = RECEIVER_DEFAULTS.holdTimeoutSeconds * 1000;
+      const limits = { timeoutMs: RECEIVER_DEFAULTS.holdTimeoutSeconds * 1000, concurrency: 4 };
       const { id } = await ctx.rpc.call<{ id: string }>('getinfo');
       const r = new Receiver(
         new MessageStore(new DatastoreKv(ctx.rpc)),
@@ -94,11 +94,7 @@ export function lnmsgPlugin(): Plugin {
           tlvType: BigInt(o['lnmsg-tlv-type'] as number),
           maxMessageBytes: o['lnmsg-max-message-bytes'] as number,
           minAmountMsat: o['lnmsg-min-amount-msat'] as number,
-          decider: command
-            ? commandDecider(command, timeoutMs)
-            : url
-              ? urlDecider(url, timeoutMs)
-              : undefined,
+          decider: command ? commandDecider(command, limits) : url ? urlDecider(url, limits) : undefined,
         },
         (level, message) => ctx.log(level, message),
       );

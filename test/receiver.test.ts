@@ -305,7 +305,7 @@ describe('receiver: hold and decide', needsShared('fixtures'), () => {
     ['cat >/dev/null; echo "not today"; exit 1', false],
   ] as const) {
     test(`a decide command (${accepted ? 'exit 0' : 'exit 1'}) settles on its answer`, async () => {
-      const decider = commandDecider(command, 5000);
+      const decider = commandDecider(command, { timeoutMs: 5000, concurrency: 4 });
       const { pending, store, inv } = await held({ decider }, false);
       const r = await pending;
       assert.equal(r.result, accepted ? 'resolve' : 'fail');

@@ -32,7 +32,7 @@ export interface ReceiverConfig {
   /** How long the parts of a multi-part message wait for the rest. */
   mppTimeoutSeconds: number;
   /** Decides every message before it settles (a local command or URL), if set. */
-  decider?: (m: ReceivedMessage) => Promise<Decision>;
+  decider?: (m: ReceivedMessage, deadline: number) => Promise<Decision>;
 }
 
 export const RECEIVER_DEFAULTS = {
@@ -333,7 +333,7 @@ export class Receiver {
     this.decisions.set(m.paymentHash, { promise, decide });
     if (useDecider && this.config.decider) {
       this.config
-        .decider(m)
+        .decider(m, Date.now() + this.config.holdTimeoutSeconds * 1000)
         .then(decide, (e) => decide({ accept: false, reason: `decider failed: ${e.message}` }));
     }
     return promise;
