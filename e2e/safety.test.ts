@@ -86,7 +86,9 @@ describe('payment safety on real lightningd', () => {
     await payeeWith({ 'lnmsg-decide-command': `sleep ${marker} & wait`, 'lnmsg-decide-timeout': 3 });
     const hash = await suite.net.call<string>(3, 'receivemessage_new', {});
     await assert.rejects(send({ payment_hash: hash, message: 'decide slowly' }), /1601|refused/);
-    const m = await suite.net.call<{ reject_reason: string }>(3, 'receivemessage_poll', { payment_hash: hash });
+    const m = await suite.net.call<{ reject_reason: string }>(3, 'receivemessage_poll', {
+      payment_hash: hash,
+    });
     assert.match(m.reject_reason, /no answer within 3/);
     const left = execFileSync('ps', ['-eo', 'args'], { encoding: 'utf8' })
       .split('\n')

@@ -159,15 +159,19 @@ describe('bin/lnmsg-plugin driven with recorded lightningd messages', FIX, () =>
     assert.match(fail.failure_message, /^400f00000000000003e8[0-9a-f]{8}$/);
   });
 
-  test('refusals: short amount, no message, malformed payload, each with 0x400f', async () => {
+  test('refusals: short amount, malformed payload, each with 0x400f; no lnmsg record: left to lightningd', async () => {
     const hash = await node.result<string>('receivemessage_new', [5000]);
-    const cases = [
-      htlcRequest({ paymentHash: hash, amountMsat: 4999, payload: finalPayload(utf8.encode('short')) }),
+    // Nothing of lnmsg's in the payload: lightningd (which does not know the hash) fails it with 0x400f.
+    const plain = await node.hook(
       htlcRequest({
         paymentHash: hash,
         amountMsat: 5000,
         payload: { amtToForward: 5000n, outgoingCltvValue: 126 },
       }),
+    );
+    assert.deepEqual(plain.result, { result: 'continue' });
+    const cases = [
+      htlcRequest({ paymentHash: hash, amountMsat: 4999, payload: finalPayload(utf8.encode('short')) }),
       htlcRequest({ paymentHash: hash, amountMsat: 5000, payload: '0bfe020c2116ffff' }),
     ];
     for (const request of cases) {

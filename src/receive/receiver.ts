@@ -30,12 +30,10 @@ import {
   type Part,
   type SetEffects,
 } from './message-set.js';
+import type { Decider } from './decider.js';
 import { verifySenderSignature } from './signature.js';
 
 export type { Decision } from './message-set.js';
-
-/** Decides a held message by `deadline` (ms since 1970); never rejects. */
-export type Decider = (m: ReceivedMessage, deadline: number) => Promise<Decision>;
 
 export interface ReceiverConfig {
   tlvType: bigint;
@@ -218,9 +216,9 @@ export class Receiver {
   async decide(paymentHash: string, decision: Decision): Promise<DecideOutcome> {
     const set = this.sets.get(paymentHash);
     if (set) return set.set.decide(decision);
-    const failed = this.failures.get(paymentHash);
-    if (failed) return { ok: false, why: `its payment failed: ${failed}` };
     const m = await this.store.message(paymentHash);
+    const failed = this.failures.get(paymentHash);
+    if (!m && failed) return { ok: false, why: `its payment failed: ${failed}` };
     if (!m) return { ok: false, why: 'nothing is held under this payment hash' };
     if (m.status === 'settled') return { ok: false, why: 'it is already settled' };
     if (m.status === 'rejected') return { ok: false, why: `it was already refused: ${m.rejectReason ?? ''}` };
