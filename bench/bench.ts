@@ -10,6 +10,7 @@ import { projectRoot } from '../test/support/shared.js';
 import { codecFigures } from './codecs.js';
 import { networkFigures } from './network.js';
 import { pluginFigures } from './plugin.js';
+import { storeFigures } from './store.js';
 
 type Table = { title: string; rows: [string, string][] };
 
@@ -34,6 +35,7 @@ const run = async (title: string, figures: () => [string, string][] | Promise<[s
 };
 await run('Codecs', codecFigures);
 await run('Plugin process (recorded lightningd messages, fake lightningd socket)', pluginFigures);
+await run('Store at scale (plugin process, fake lightningd datastore)', storeFigures);
 const clnBin = process.env.CLN_BIN;
 if (clnBin) {
   const version = spawnSync(join(clnBin, 'lightningd'), ['--version'], { encoding: 'utf8' }).stdout.trim();

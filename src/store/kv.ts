@@ -147,6 +147,11 @@ export class MemoryKv implements Kv {
     if (siblings?.size === 0) this.byParent.delete(JSON.stringify(key.slice(0, -1)));
   }
 
+  /** Every entry, for copying a store elsewhere. */
+  all(): KvEntry[] {
+    return [...this.byParent.values()].flatMap((s) => [...s.values()]);
+  }
+
   /** How many entries hold a value. */
   get size(): number {
     let n = 0;
