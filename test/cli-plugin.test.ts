@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import { type ChildProcess, spawn } from 'node:child_process';
 import { after, before, describe, test } from 'node:test';
+import { escapeUntrusted } from '../src/cli/safe-text.js';
 import { DEFAULT_MESSAGE_TLV_TYPE, utf8 } from '../src/index.js';
 import {
   errorLike,
@@ -27,15 +28,25 @@ function lnmsg(socket: string, args: string[], tty = false): ChildProcess {
   });
 }
 
-function output(child: ChildProcess): { text: () => string; done: Promise<number | null> } {
+function output(child: ChildProcess): {
+  text: () => string;
+  stdout: () => Buffer;
+  done: Promise<number | null>;
+} {
   let text = '';
-  child.stdout?.on('data', (d) => {
+  const stdout: Buffer[] = [];
+  child.stdout?.on('data', (d: Buffer) => {
     text += d;
+    stdout.push(d);
   });
   child.stderr?.on('data', (d) => {
     text += d;
   });
-  return { text: () => text, done: new Promise((r) => child.on('close', r)) };
+  return {
+    text: () => text,
+    stdout: () => Buffer.concat(stdout),
+    done: new Promise((r) => child.on('close', r)),
+  };
 }
 
 /** Resolves once `child`'s output so far matches `re`. */
@@ -60,6 +71,26 @@ function listsendpaysBefore(req: IncomingRequest) {
   return resultLike('listsendpays', req.id, {
     payments: payments.filter((p) => p.payment_hash === hash && p.status !== 'complete'),
   });
+}
+
+/**
+ * Fails if `bytes` (what the CLI wrote) hold anything a terminal would act on: C0 but tab and
+ * newline, DEL, C1 (UTF-8 0xC2 0x80..0x9F), U+202E (UTF-8 0xE2 0x80 0xAE).
+ */
+function assertTerminalSafe(bytes: Buffer, what: string): void {
+  for (let i = 0; i < bytes.length; i++) {
+    const b = bytes[i] as number;
+    const raw =
+      b <= 0x08 ||
+      (b >= 0x0b && b <= 0x1f) ||
+      b === 0x7f ||
+      (b === 0xc2 && (bytes[i + 1] as number) >= 0x80 && (bytes[i + 1] as number) <= 0x9f) ||
+      (b === 0xe2 && bytes[i + 1] === 0x80 && bytes[i + 2] === 0xae);
+    assert.ok(
+      !raw,
+      `${what}: raw control byte 0x${b.toString(16)} at ${i} in ${JSON.stringify(bytes.toString())}`,
+    );
+  }
 }
 
 describe('the lnmsg CLI against the plugin, behind a fake lightningd', needsShared(...FIXTURES), () => {
@@ -171,6 +202,77 @@ describe('the lnmsg CLI against the plugin, behind a fake lightningd', needsShar
     assert.equal(
       (sent?.params as { message_hex: string }).message_hex,
       Buffer.from('typed at the prompt').toString('hex'),
+    );
+  });
+
+  test('a message full of control characters: receive and inbox print it escaped, no line forged', async () => {
+    const forged = `sender: 02${'ee'.repeat(32)} (verified)`;
+    // What a hostile payer can put in a message: title, clear screen, overwrite, forged lines, C1, bidi.
+    const message = `hi\x1b]0;pwned\x07\x1b[2J\rreceived 999999 msat (settled)\n${forged}\u009b31m\x7f\0\u202eevil\u2028${forged}\\n`;
+    // Command-line arguments cannot hold NUL; the label is the payee's own but shown the same way.
+    const label = `order\x1b[2J\n${forged}`;
+    const reason = `sold out\r${forged}\u0085\0`;
+    const lineStarts =
+      /^(|payment hash: |pay it with: |waiting for the message|held: decide with |received \d+ msat \(\w+\)$|message: |label: |reason: |\d{4}-\d\d-\d\dT[\d:.]+Z [0-9a-f]{64}$)/;
+    const assertOwnLines = (text: string, what: string) => {
+      for (const l of text.split('\n'))
+        assert.match(l, lineStarts, `${what}: a line starts with the sender's text`);
+      assert.doesNotMatch(text, /^(sender|received 999999)/m, what);
+    };
+
+    const child = lnmsg(node.fake.socketPath, [
+      'receive',
+      '--amount-msat',
+      '1000',
+      '--hold',
+      '--label',
+      label,
+    ]);
+    const out = output(child);
+    await until(out, child, /payment hash: [0-9a-f]{64}/);
+    const hash = (/payment hash: ([0-9a-f]{64})/.exec(out.text()) as RegExpExecArray)[1] as string;
+    const answer = node.hook(
+      htlcRequest({
+        paymentHash: hash,
+        payload: {
+          amtToForward: 1000n,
+          outgoingCltvValue: 126,
+          customRecords: [{ type: DEFAULT_MESSAGE_TLV_TYPE, value: utf8.encode(message) }],
+        },
+      }),
+    );
+    // Not on a terminal, `receive --hold` prints the held message and how to decide, then exits.
+    assert.equal(await out.done, 0, out.text().slice(-300));
+    assertTerminalSafe(out.stdout(), 'receive');
+    assertOwnLines(out.stdout().toString(), 'receive');
+    assert.ok(
+      out
+        .stdout()
+        .toString()
+        .includes(`\nmessage: ${escapeUntrusted(message)}\n`),
+    );
+
+    // The reason can come from a decide command or URL: set here through the plugin, NUL and all.
+    await node.result('receivemessage_reject', { payment_hash: hash, reason });
+    assert.equal(((await answer).result as { result: string }).result, 'fail');
+
+    const inbox = lnmsg(node.fake.socketPath, ['inbox']);
+    const listed = output(inbox);
+    assert.equal(await listed.done, 0, listed.text().slice(-300));
+    const text = listed.stdout().toString();
+    assertTerminalSafe(listed.stdout(), 'inbox');
+    assertOwnLines(text, 'inbox');
+    for (const shown of [message, label, reason].map(escapeUntrusted))
+      assert.ok(text.includes(`: ${shown}\n`), `${shown} in ${text}`);
+
+    // --json stays exact: JSON.stringify's escapes, and the values as the sender wrote them.
+    const json = lnmsg(node.fake.socketPath, ['--json', 'inbox']);
+    const exact = output(json);
+    assert.equal(await exact.done, 0, exact.text().slice(-300));
+    const m = (JSON.parse(exact.text()) as Record<string, unknown>[]).find((x) => x.payment_hash === hash);
+    assert.deepEqual(
+      [m?.message, m?.label, m?.reject_reason, m?.status],
+      [message, label, reason, 'rejected'],
     );
   });
 });

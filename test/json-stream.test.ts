@@ -197,3 +197,125 @@ describe('JsonStream: RPC replies as lightningd wrote them', FIX, () => {
     );
   });
 });
+
+/** Cuts `b` into reads of `size` bytes. */
+function reads(b: Uint8Array, size: number): Uint8Array[] {
+  const out: Uint8Array[] = [];
+  for (let i = 0; i < b.length; i += size) out.push(b.subarray(i, i + size));
+  return out;
+}
+
+describe('JsonStream: a cap on the bytes of one message', FIX, () => {
+  test('the recorded 80 KB reply over a 10,000-byte cap, in 1,000-byte reads: skipped in bounded memory, the next reply parses', () => {
+    const large = rpcRecord('listdatastore-large');
+    const next = rpcRecord('getinfo-n3');
+    const text = bytes(large.chunks.join('') + next.chunks.join(''));
+    const s = new JsonStream({ maxBytes: 10_000 });
+    const results: Parsed[] = [];
+    let read = 0;
+    for (const piece of reads(text, 1000)) {
+      results.push(...s.push(piece));
+      read += piece.length;
+      assert.ok(s.bufferedBytes <= 10_000, `${s.bufferedBytes} bytes held after ${read}`);
+      // Once over the cap only the start is kept, to read the id from.
+      if (read > 11_000 && results.length === 0) assert.ok(s.bufferedBytes <= 512, `${s.bufferedBytes}`);
+    }
+    assert.deepEqual(results, [
+      {
+        ok: false,
+        error: 'message of more than 10000 bytes',
+        oversized: true,
+        idHint: 'rec:listdatastore-large',
+      },
+      { ok: true, value: next.reply },
+    ]);
+    assert.equal(s.bufferedBytes, 0);
+  });
+
+  test('a message of exactly the cap parses; one byte more is skipped, in one read or byte by byte', () => {
+    const rec = rpcRecord('getinfo-n3');
+    const text = rec.chunks.join('');
+    const size = bytes(text.trimEnd()).length;
+    for (const pieces of [[bytes(text)], reads(bytes(text), 1)]) {
+      const exact = new JsonStream({ maxBytes: size });
+      assert.deepEqual(
+        pieces.flatMap((p) => exact.push(p)),
+        [{ ok: true, value: rec.reply }],
+      );
+      const under = new JsonStream({ maxBytes: size - 1 });
+      assert.deepEqual(
+        pieces.flatMap((p) => under.push(p)),
+        [
+          {
+            ok: false,
+            error: `message of more than ${size - 1} bytes`,
+            oversized: true,
+            idHint: 'rec:getinfo-n3',
+          },
+        ],
+      );
+    }
+  });
+
+  test('a skipped message still ends at its own closing brace: braces and quotes in its strings', () => {
+    // The recorded `datastore-create` reply with values full of braces and escaped quotes, as in
+    // the test above; with a 128-byte cap each is skipped, and the short recorded reply after it parses.
+    const rec = rpcRecord('datastore-create');
+    const after = rpcRecord('datastore-create-again');
+    for (const v of ['}}}}{{{{', '"}', 'ends in a backslash \\', '\\"}', '{"ü":"}"} é ✓ 𝄞']) {
+      const reply = structuredClone(rec.reply) as { result: Record<string, unknown> };
+      reply.result.string = v;
+      reply.result.hex = Buffer.from(v, 'utf8').toString('hex');
+      const text = bytes(`${JSON.stringify(reply)}\n\n${after.chunks.join('')}`);
+      for (const size of [1, 7, text.length]) {
+        const s = new JsonStream({ maxBytes: 128 });
+        const out = reads(text, size).flatMap((p) => s.push(p));
+        assert.equal(out.length, 2, `${JSON.stringify(v)} in reads of ${size}`);
+        assert.deepEqual(out[0], {
+          ok: false,
+          error: 'message of more than 128 bytes',
+          oversized: true,
+          idHint: 'rec:datastore-create',
+        });
+        assert.deepEqual(out[1], { ok: true, value: after.reply });
+      }
+    }
+  });
+
+  test("the id of a skipped message: lightningd's and lightning-cli's spacing and order, never a nested id", () => {
+    const cases: [string, string | undefined][] = [
+      ...lightningdMessages('rpc-passthrough.jsonl').map(
+        ({ raw, msg }) => [raw, msg.id] as [string, string | undefined],
+      ),
+      ...lightningdMessages('htlc-accepted-sendonion.jsonl').map(
+        ({ raw, msg }) => [raw, msg.id] as [string, string | undefined],
+      ),
+    ];
+    // A recorded notification: no id of its own, but its params name a peer by "id".
+    const connect = lightningdMessages('notifications.jsonl').find((m) => m.msg.method === 'connect');
+    assert.ok(connect && /"id"/.test(connect.raw));
+    cases.push([connect.raw, undefined]);
+    assert.ok(
+      cases.some(([raw]) => raw.startsWith('{ "jsonrpc" : "2.0", "method"')),
+      'lightning-cli order',
+    );
+    for (const [raw, id] of cases) {
+      const [out] = new JsonStream({ maxBytes: 40 }).push(bytes(`${raw}\n\n`));
+      assert.ok(out && !out.ok && out.oversized, raw.slice(0, 80));
+      assert.equal(out.idHint, id, raw.slice(0, 80));
+    }
+  });
+
+  test('a message that is not JSON is reported with its id when its start shows one', () => {
+    // Deliberately broken copies of a recorded reply: the colon after "result" gone (id readable),
+    // or the one after "id" (no id to read).
+    const text = rpcRecord('getinfo-n3').chunks.join('');
+    const noColon = text.replace('"result":', '"result"');
+    const noId = text.replace('"id":', '"id"');
+    const [a, b] = new JsonStream().push(bytes(noColon + noId));
+    assert.ok(a && !a.ok && b && !b.ok);
+    assert.equal(a.idHint, 'rec:getinfo-n3');
+    assert.equal(a.oversized, undefined);
+    assert.equal(b.idHint, undefined);
+  });
+});

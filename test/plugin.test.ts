@@ -9,6 +9,7 @@ import { Node } from './support/plugin-node.js';
 import { PluginProcess } from './support/plugin-process.js';
 import {
   lightningdMessages,
+  passthroughRequest,
   recordedGetmanifests,
   recordedHookRequests,
   recordedShutdown,
@@ -112,6 +113,22 @@ describe('bin/lnmsg-plugin driven with recorded lightningd messages', FIX, () =>
 
   test('recorded notifications lnmsg did not subscribe to are ignored, stdout stays clean', async () => {
     for (const { raw } of lightningdMessages('notifications.jsonl')) node.plugin.send(raw);
+    const { messages } = await node.result<{ messages: unknown[] }>('receivemessage_list', []);
+    assert.equal(messages.length, 1);
+    assert.equal(node.plugin.running, true);
+    assert.deepEqual(node.plugin.framingErrors, []);
+  });
+
+  test('a request over 16 MiB from lightningd: logged as broken, answered -32600, the plugin keeps running', async () => {
+    // The recorded lightning-cli passthrough carrying a label far larger than any use of it.
+    const big = 16 * 2 ** 20;
+    const { id, raw } = passthroughRequest('receivemessage_new', { label: 'x'.repeat(big) }, 1_000_000);
+    const answer = await node.plugin.request(raw);
+    assert.deepEqual(answer.error, { code: -32600, message: 'request too large' });
+    assert.ok(
+      node.plugin.logs('broken').some((l) => l.includes(id) && l.includes(`more than ${big} bytes`)),
+      node.plugin.logs('broken').join('\n'),
+    );
     const { messages } = await node.result<{ messages: unknown[] }>('receivemessage_list', []);
     assert.equal(messages.length, 1);
     assert.equal(node.plugin.running, true);

@@ -3,8 +3,9 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, afterEach, before, describe, test } from 'node:test';
-import { LightningRpc, RpcConnectionError, RpcError } from '../src/cln/rpc.js';
+import { LightningRpc, RpcConnectionError, RpcError, RpcReplyError } from '../src/cln/rpc.js';
 import {
+  type Answer,
   FakeLightningd,
   FIXTURES,
   recordedAnswer,
@@ -19,8 +20,8 @@ const FIX = needsShared(...FIXTURES);
 describe('LightningRpc against a fake lightningd', FIX, () => {
   let fake: FakeLightningd;
   const clients: LightningRpc[] = [];
-  const client = () => {
-    const c = new LightningRpc(fake.socketPath);
+  const client = (maxReplyBytes?: number) => {
+    const c = new LightningRpc(fake.socketPath, 'lnmsg', { maxReplyBytes });
     clients.push(c);
     return c;
   };
@@ -162,6 +163,111 @@ describe('LightningRpc against a fake lightningd', FIX, () => {
     assert.deepEqual(await big, rec.reply.result);
     assert.deepEqual(await small, rpcRecord('getinfo-n2').reply.result);
   });
+
+  /** A safety net only: were a call left pending for ever, the test fails instead of hanging. */
+  const NO_HANG = { timeout: 30_000 };
+
+  /** Resolves to what `call` rejected with, failing the test if it resolved. */
+  const rejection = (call: Promise<unknown>) =>
+    call.then(
+      (v) => assert.fail(`resolved with ${JSON.stringify(v).slice(0, 80)}`),
+      (e: unknown) => e,
+    );
+
+  /** Deliberately broken copies of a recorded reply, as a faulty or hostile peer could send. */
+  const brokenReply = (name: string, id: string | number, from: string, to: string): Answer => {
+    const chunks = recordedAnswer(name, id).chunks;
+    assert.ok(
+      chunks.some((c) => c.includes(from)),
+      `${name} holds ${from}`,
+    );
+    return { chunks: chunks.map((c) => c.replace(from, to)) };
+  };
+
+  test(
+    'a reply over maxReplyBytes rejects its call with RpcReplyError; a call answered beside it succeeds',
+    NO_HANG,
+    async () => {
+      // The recorded 80 KB listdatastore reply, with the cap far below it.
+      const rpc = client(10_000);
+      const rec = rpcRecord('listdatastore-large');
+      fake.handle('listdatastore', (req) => recordedAnswer('listdatastore-large', req.id));
+      fake.replyWith('getinfo', 'getinfo-n2');
+      const connections = fake.connectionsAccepted;
+      for (const coalesce of [false, true]) {
+        fake.hold();
+        const seen = fake.requests.length;
+        const big = rejection(rpc.call('listdatastore', rec.request.params as Record<string, unknown>));
+        const small = rpc.call('getinfo');
+        await fake.waitForRequests(seen + 2);
+        await fake.release({ coalesce });
+        const err = await big;
+        assert.ok(err instanceof RpcReplyError, String(err));
+        assert.equal(err.name, 'RpcReplyError');
+        assert.equal(err.method, 'listdatastore');
+        assert.match(err.message, /more than 10000 bytes/);
+        assert.deepEqual(await small, rpcRecord('getinfo-n2').reply.result);
+      }
+      // The connection stays up and in step: the next reply on it is read as usual.
+      assert.deepEqual(await rpc.call('getinfo'), rpcRecord('getinfo-n2').reply.result);
+      assert.equal(fake.connectionsAccepted, connections + 1);
+    },
+  );
+
+  test(
+    'a reply that is not JSON rejects the call its id names; the others go on, on the same connection',
+    NO_HANG,
+    async () => {
+      const rpc = client();
+      // The colon after "result" taken out: the braces still balance, the id is still readable.
+      fake.handle('getinfo', (req) => brokenReply('getinfo-n3', req.id, '"result":', '"result"'));
+      fake.replyWith('signmessage', 'signmessage');
+      fake.hold();
+      const seen = fake.requests.length;
+      const connections = fake.connectionsAccepted;
+      const info = rejection(rpc.call('getinfo'));
+      const sig = rpc.call('signmessage', { message: 'lnmsg fixture' });
+      await fake.waitForRequests(seen + 2);
+      await fake.release({ order: [0, 1], coalesce: true });
+      const err = await info;
+      assert.ok(err instanceof RpcReplyError, String(err));
+      assert.equal(err.method, 'getinfo');
+      assert.match(err.message, /^getinfo: unusable reply from lightningd: /);
+      assert.deepEqual(await sig, rpcRecord('signmessage').reply.result);
+      assert.deepEqual(
+        await rpc.call('signmessage', { message: 'lnmsg fixture' }),
+        rpcRecord('signmessage').reply.result,
+      );
+      assert.equal(fake.connectionsAccepted, connections + 1);
+    },
+  );
+
+  test(
+    'a reply that is not JSON and shows no id fails every pending call and drops the connection; the next call reconnects',
+    NO_HANG,
+    async () => {
+      const rpc = client();
+      fake.handle('waitsendpay', () => undefined); // never answered, like a payment still in flight
+      // The colon after "id" taken out: no id can be read, so no call can be told apart.
+      fake.handle('getinfo', (req) => brokenReply('getinfo-n3', req.id, '"id":', '"id"'));
+      const seen = fake.requests.length;
+      const connections = fake.connectionsAccepted;
+      const waiting = rejection(rpc.call('waitsendpay', { payment_hash: '00'.repeat(32) }));
+      await fake.waitForRequests(seen + 1);
+      const info = rejection(rpc.call('getinfo'));
+      for (const [call, method] of [
+        [waiting, 'waitsendpay'],
+        [info, 'getinfo'],
+      ] as const) {
+        const err = await call;
+        assert.ok(err instanceof RpcReplyError, `${method}: ${err}`);
+        assert.equal(err.method, method);
+      }
+      fake.replyWith('getinfo', 'getinfo');
+      assert.deepEqual(await rpc.call('getinfo'), rpcRecord('getinfo').reply.result);
+      assert.equal(fake.connectionsAccepted, connections + 2, 'a new connection after the dropped one');
+    },
+  );
 
   test('the server closing the connection rejects every pending call; the next call reconnects', async () => {
     const rpc = client();

@@ -6,9 +6,16 @@ import { type ConnectionOptions, NodeConnection } from './connection.js';
 import { formatDemo, runDemo } from './demo.js';
 import { CliError, EXIT } from './exit.js';
 import { decide, formatMessage, type MessageView, newPaymentHash, waitForMessage } from './receive.js';
+import { escapeUntrusted } from './safe-text.js';
 import { formatSend, send } from './send.js';
 
 type Out = (text: string) => void;
+
+/** A message in inbox and watch: when and which hash, then the message. */
+function formatEntry(m: MessageView): string {
+  const heading = `${new Date(m.received_at * 1000).toISOString()} ${m.payment_hash}`;
+  return `${escapeUntrusted(heading)}\n${formatMessage(m)}\n`;
+}
 
 function wholeNumber(name: string) {
   return (v: string) => {
@@ -28,6 +35,8 @@ export function cli(out: Out = (t) => process.stdout.write(`${t}\n`)): Command {
     .exitOverride()
     .configureOutput({ writeErr: (s) => process.stderr.write(s) });
 
+  /** One line holding what the node answered: escaped, so it stays one line. */
+  const line = (text: string) => out(escapeUntrusted(text));
   const globals = (cmd: Command) => cmd.optsWithGlobals() as ConnectionOptions & { json?: boolean };
   const withNode = async <T>(cmd: Command, fn: (node: NodeConnection) => Promise<T>) => {
     const node = new NodeConnection(globals(cmd));
@@ -100,8 +109,8 @@ export function cli(out: Out = (t) => process.stdout.write(`${t}\n`)): Command {
         const { paymentHash, nodeId } = await newPaymentHash(node, o);
         if (json) out(JSON.stringify({ payment_hash: paymentHash, destination: nodeId }));
         else {
-          out(`payment hash: ${paymentHash}`);
-          out(
+          line(`payment hash: ${paymentHash}`);
+          line(
             `pay it with:  lnmsg send --destination ${nodeId} --payment-hash ${paymentHash} --amount-msat N --message ...`,
           );
           out('waiting for the message...');
@@ -110,13 +119,13 @@ export function cli(out: Out = (t) => process.stdout.write(`${t}\n`)): Command {
         out(json ? JSON.stringify(m) : formatMessage(m));
         if (o.hold) {
           const status = await decide(node, m);
-          out(
-            json
-              ? JSON.stringify({ payment_hash: paymentHash, status })
-              : status === 'held'
+          if (json) out(JSON.stringify({ payment_hash: paymentHash, status }));
+          else
+            line(
+              status === 'held'
                 ? `held: decide with lnmsg accept ${paymentHash} or lnmsg reject ${paymentHash}`
                 : `payment ${status}`,
-          );
+            );
         }
       });
     });
@@ -152,9 +161,7 @@ export function cli(out: Out = (t) => process.stdout.write(`${t}\n`)): Command {
         const { messages } = await node.call<{ messages: MessageView[] }>('receivemessage_list');
         if (globals(cmd).json) out(JSON.stringify(messages));
         else if (messages.length === 0) out('no messages yet');
-        else
-          for (const m of messages)
-            out(`${new Date(m.received_at * 1000).toISOString()} ${m.payment_hash}\n${formatMessage(m)}\n`);
+        else for (const m of messages) out(formatEntry(m));
       });
     });
 
@@ -165,12 +172,7 @@ export function cli(out: Out = (t) => process.stdout.write(`${t}\n`)): Command {
       await withNode(cmd, async (node) => {
         for (;;) {
           const m = await node.call<MessageView | null>('receivemessage_wait', { timeout: 60 });
-          if (m)
-            out(
-              globals(cmd).json
-                ? JSON.stringify(m)
-                : `${new Date(m.received_at * 1000).toISOString()} ${m.payment_hash}\n${formatMessage(m)}\n`,
-            );
+          if (m) out(globals(cmd).json ? JSON.stringify(m) : formatEntry(m));
         }
       });
     });
@@ -190,14 +192,18 @@ export function cli(out: Out = (t) => process.stdout.write(`${t}\n`)): Command {
             payment_hash: hash,
             ...(name === 'reject' && reason ? { reason } : {}),
           });
-          out(globals(cmd).json ? JSON.stringify(r) : `payment ${r.status}`);
+          if (globals(cmd).json) out(JSON.stringify(r));
+          else line(`payment ${r.status}`);
         });
       });
   }
   return program;
 }
 
-/** Runs the CLI and returns the exit code; errors are one line on stderr, never a stack trace. */
+/**
+ * Runs the CLI and returns the exit code; errors are one line on stderr, never a stack trace.
+ * Their messages are escaped: lightningd's errors can quote what a remote node or sender wrote.
+ */
 export async function main(argv: string[]): Promise<number> {
   try {
     await cli().parseAsync(argv, { from: 'user' });
@@ -205,10 +211,10 @@ export async function main(argv: string[]): Promise<number> {
   } catch (e) {
     if (e instanceof CommanderError) return e.exitCode === 0 ? EXIT.ok : EXIT.usage;
     if (e instanceof CliError) {
-      process.stderr.write(`lnmsg: ${e.message}\n`);
+      process.stderr.write(`lnmsg: ${escapeUntrusted(e.message)}\n`);
       return e.code;
     }
-    process.stderr.write(`lnmsg: unexpected error: ${(e as Error).message ?? e}\n`);
+    process.stderr.write(`lnmsg: unexpected error: ${escapeUntrusted(String((e as Error).message ?? e))}\n`);
     return EXIT.node;
   }
 }

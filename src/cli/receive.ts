@@ -1,6 +1,7 @@
 import * as prompts from '@clack/prompts';
 import type { NodeConnection } from './connection.js';
 import { CliError, EXIT } from './exit.js';
+import { escapeUntrusted } from './safe-text.js';
 
 export interface MessageView {
   amount: number;
@@ -12,6 +13,8 @@ export interface MessageView {
   received_at: number;
   sender?: string;
   verified?: boolean;
+  label?: string;
+  reject_reason?: string;
 }
 
 export interface ReceiveFlags {
@@ -72,6 +75,10 @@ export async function decide(node: NodeConnection, m: MessageView): Promise<stri
   return r.status;
 }
 
+/**
+ * Each line is escaped whole: our own text in it holds no backslash or control character, so only
+ * what the sender (or the node) wrote is escaped, and no field can end a line or forge another.
+ */
 export function formatMessage(m: MessageView): string {
   const lines = [
     `received ${m.amount} msat (${m.status})`,
@@ -79,6 +86,8 @@ export function formatMessage(m: MessageView): string {
       ? `message: ${m.message}`
       : `message (hex, ${m.message_hex.length / 2} bytes): ${m.message_hex}`,
   ];
+  if (m.label !== undefined) lines.push(`label: ${m.label}`);
   if (m.sender) lines.push(`sender: ${m.sender} (${m.verified ? 'verified' : 'NOT verified'})`);
-  return lines.join('\n');
+  if (m.reject_reason !== undefined) lines.push(`reason: ${m.reject_reason}`);
+  return lines.map(escapeUntrusted).join('\n');
 }

@@ -3,6 +3,7 @@ import { toHex } from '../wire/bytes.js';
 import type { NodeConnection } from './connection.js';
 import { CliError, EXIT } from './exit.js';
 import { ask, type MessageFlags, messageFromFlags, validators } from './input.js';
+import { escapeUntrusted } from './safe-text.js';
 
 export interface SendFlags extends MessageFlags {
   destination?: string;
@@ -101,6 +102,7 @@ async function withProgressBar<T>(node: NodeConnection, paymentHash: string, cal
   }
 }
 
+/** Lines escaped whole, as in formatMessage: every value in them comes from the node (the preimage from the payee). */
 export function formatSend(r: SendOutcome): string {
   return [
     `paid ${r.amount_msat} msat (fee ${r.fee_msat} msat) with a ${r.message_bytes}-byte message` +
@@ -109,5 +111,7 @@ export function formatSend(r: SendOutcome): string {
     `route: ${r.route.map((h) => h.short_channel_id_dir).join(' -> ')} (${r.route.length} hops, ${r.attempts} attempt${r.attempts === 1 ? '' : 's'})`,
     `payment hash ${r.payment_hash}`,
     `preimage     ${r.payment_preimage}`,
-  ].join('\n');
+  ]
+    .map(escapeUntrusted)
+    .join('\n');
 }

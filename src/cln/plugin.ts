@@ -1,6 +1,6 @@
 import { join } from 'node:path';
 import { format } from 'node:util';
-import { JsonStream } from './json-stream.js';
+import { JsonStream, type Parsed } from './json-stream.js';
 import { LightningRpc, type Rpc } from './rpc.js';
 
 /** An error a method returns to the caller as a JSON-RPC error. */
@@ -16,6 +16,17 @@ export class MethodError extends Error {
 
 /** JSON-RPC "invalid params". */
 export const INVALID_PARAMS = -32602;
+
+/** JSON-RPC "invalid request": what a request over MAX_REQUEST_BYTES is answered with. */
+const INVALID_REQUEST = -32600;
+
+/**
+ * The largest message read from lightningd. Hooks and notifications are a few KB; what can be
+ * large is params passed through from lightning-cli, such as sendmessage's message_hex: twice the
+ * message, which the HTLCs of one payment (hundreds at most, ~1.3 KB each) keep to about a MB.
+ * 16 MiB leaves room for any real use; a larger message is refused instead of kept in memory.
+ */
+const MAX_REQUEST_BYTES = 16 * 2 ** 20;
 
 export type OptionType = 'string' | 'int' | 'bool' | 'flag';
 export type OptionValue = string | number | boolean | undefined;
@@ -123,12 +134,12 @@ export class Plugin {
   /** Reads lightningd's messages from `input` until it closes or sends `shutdown`. */
   run(input: NodeJS.ReadableStream = process.stdin, output: Output = process.stdout): Promise<void> {
     this.out = output;
-    const stream = new JsonStream();
+    const stream = new JsonStream({ maxBytes: MAX_REQUEST_BYTES });
     return new Promise((resolve) => {
       input.on('data', (chunk: Buffer) => {
         for (const msg of stream.push(chunk)) {
           if (msg.ok) void this.dispatch(msg.value as Request);
-          else this.log('broken', `unparseable message from lightningd: ${msg.error}`);
+          else this.unusable(msg);
         }
       });
       input.on('end', () => {
@@ -136,6 +147,14 @@ export class Plugin {
         this.exit(0);
       });
     });
+  }
+
+  /** Logs a message that cannot be handled; a request too large is answered, so its caller does not wait. */
+  private unusable(msg: Extract<Parsed, { ok: false }>): void {
+    if (!msg.oversized) return this.log('broken', `unparseable message from lightningd: ${msg.error}`);
+    this.log('broken', `request ${msg.idHint ?? '(id unreadable)'} from lightningd refused: ${msg.error}`);
+    if (msg.idHint !== undefined)
+      this.reply(msg.idHint, { error: { code: INVALID_REQUEST, message: 'request too large' } });
   }
 
   log(level: LogLevel, message: string): void {

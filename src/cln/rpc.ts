@@ -1,6 +1,6 @@
 import { existsSync } from 'node:fs';
 import { connect, type Socket } from 'node:net';
-import { JsonStream } from './json-stream.js';
+import { JsonStream, type Parsed } from './json-stream.js';
 
 /** An error lightningd answered with: its code, message and data, and the method that failed. */
 export class RpcError extends Error {
@@ -20,8 +20,33 @@ export class RpcConnectionError extends Error {
   override readonly name = 'RpcConnectionError';
 }
 
+/** lightningd's reply to a call could not be used: larger than `maxReplyBytes`, or not JSON. */
+export class RpcReplyError extends Error {
+  override readonly name = 'RpcReplyError';
+  constructor(
+    readonly method: string,
+    problem: string,
+  ) {
+    super(`${method}: unusable reply from lightningd: ${problem}`);
+  }
+}
+
+/**
+ * The largest replies lnmsg asks for are listdatastore of its whole store and, from the CLI,
+ * receivemessage_list: a few hundred KB per full-size message, so 64 MiB holds hundreds of them.
+ * Past it a reply fails its call instead of being buffered without end.
+ */
+export const DEFAULT_MAX_REPLY_BYTES = 64 * 2 ** 20;
+
+export interface LightningRpcOptions {
+  /** A reply larger than this rejects its call with RpcReplyError (default 64 MiB). */
+  maxReplyBytes?: number;
+}
+
 interface Pending {
   method: string;
+  /** The connection the request went out on: only its replies, or its closing, settle the call. */
+  socket: Socket;
   resolve: (v: unknown) => void;
   reject: (e: Error) => void;
 }
@@ -36,18 +61,22 @@ export class LightningRpc implements Rpc {
   private connecting?: Promise<Socket>;
   private readonly pending = new Map<string, Pending>();
   private nextId = 0;
+  private readonly maxReplyBytes: number;
 
   constructor(
     readonly socketPath: string,
     private readonly idPrefix = 'lnmsg',
-  ) {}
+    options: LightningRpcOptions = {},
+  ) {
+    this.maxReplyBytes = options.maxReplyBytes ?? DEFAULT_MAX_REPLY_BYTES;
+  }
 
   call<T = unknown>(method: string, params: Record<string, unknown> | unknown[] = {}): Promise<T> {
     const id = `${this.idPrefix}:${method}#${++this.nextId}`;
     return this.open().then(
       (socket) =>
         new Promise<T>((resolve, reject) => {
-          this.pending.set(id, { method, resolve: resolve as (v: unknown) => void, reject });
+          this.pending.set(id, { method, socket, resolve: resolve as (v: unknown) => void, reject });
           socket.write(`${JSON.stringify({ jsonrpc: '2.0', id, method, params })}\n\n`);
         }),
     );
@@ -66,26 +95,48 @@ export class LightningRpc implements Rpc {
         reject(new RpcConnectionError(`lightningd RPC socket not found at ${this.socketPath}`));
         return;
       }
-      const stream = new JsonStream();
+      const stream = new JsonStream({ maxBytes: this.maxReplyBytes });
       const socket = connect(this.socketPath);
       socket.once('connect', () => {
         this.socket = socket;
         resolve(socket);
       });
       socket.on('data', (chunk) => {
-        for (const msg of stream.push(chunk)) this.onMessage(msg.ok ? msg.value : undefined);
+        for (const msg of stream.push(chunk)) this.onReply(socket, msg);
       });
       socket.on('error', (e) =>
         reject(new RpcConnectionError(`cannot talk to lightningd at ${this.socketPath}: ${e.message}`)),
       );
       socket.on('close', () => {
         if (this.socket === socket) this.socket = undefined;
-        this.failAll(new RpcConnectionError(`lightningd closed the RPC connection at ${this.socketPath}`));
+        this.failAll(
+          socket,
+          () => new RpcConnectionError(`lightningd closed the RPC connection at ${this.socketPath}`),
+        );
       });
     }).finally(() => {
       this.connecting = undefined;
     });
     return this.connecting;
+  }
+
+  /**
+   * A reply too large or not JSON rejects the call its id names. Without a readable id, no call
+   * can be told its reply will not come: every call on this connection fails and the connection
+   * is dropped, so the next call starts clean on a new one.
+   */
+  private onReply(socket: Socket, msg: Parsed): void {
+    if (msg.ok) return this.onMessage(msg.value);
+    if (msg.idHint === undefined) {
+      this.failAll(socket, (p) => new RpcReplyError(p.method, msg.error));
+      if (this.socket === socket) this.socket = undefined;
+      socket.destroy();
+      return;
+    }
+    const p = this.pending.get(msg.idHint);
+    if (!p) return; // not an answer to one of our calls
+    this.pending.delete(msg.idHint);
+    p.reject(new RpcReplyError(p.method, msg.error));
   }
 
   private onMessage(msg: unknown): void {
@@ -106,8 +157,11 @@ export class LightningRpc implements Rpc {
     } else p.resolve(result);
   }
 
-  private failAll(e: Error): void {
-    for (const p of this.pending.values()) p.reject(e);
-    this.pending.clear();
+  private failAll(socket: Socket, error: (p: Pending) => Error): void {
+    for (const [id, p] of this.pending) {
+      if (p.socket !== socket) continue;
+      this.pending.delete(id);
+      p.reject(error(p));
+    }
   }
 }
