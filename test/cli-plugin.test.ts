@@ -269,7 +269,8 @@ describe('the lnmsg CLI against the plugin, behind a fake lightningd', needsShar
     const json = lnmsg(node.fake.socketPath, ['--json', 'inbox']);
     const exact = output(json);
     assert.equal(await exact.done, 0, exact.text().slice(-300));
-    const m = (JSON.parse(exact.text()) as Record<string, unknown>[]).find((x) => x.payment_hash === hash);
+    const lines = exact.text().trim().split('\n');
+    const m = lines.map((l) => JSON.parse(l) as Record<string, unknown>).find((x) => x.payment_hash === hash);
     assert.deepEqual(
       [m?.message, m?.label, m?.reject_reason, m?.status],
       [message, label, reason, 'rejected'],

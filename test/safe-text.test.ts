@@ -123,6 +123,7 @@ describe('CLI formatting of what a sender chose', () => {
     payment_hash: 'ab'.repeat(32),
     status: 'rejected',
     received_at: 1_700_000_000,
+    created_index: 1,
     sender: NODE_ID,
     verified: false,
     label: `order 7\n${FORGED}`,

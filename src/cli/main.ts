@@ -11,6 +11,9 @@ import { formatSend, send } from './send.js';
 
 type Out = (text: string) => void;
 
+/** Messages a `receivemessage_list` call asks for: a few, as each may be large. */
+const INBOX_PAGE = 25;
+
 /** A message in inbox and watch: when and which hash, then the message. */
 function formatEntry(m: MessageView): string {
   const heading = `${new Date(m.received_at * 1000).toISOString()} ${m.payment_hash}`;
@@ -157,11 +160,23 @@ export function cli(out: Out = (t) => process.stdout.write(`${t}\n`)): Command {
     .command('inbox')
     .description('Every message received, oldest first')
     .action(async (_o, cmd: Command) => {
+      const json = globals(cmd).json;
       await withNode(cmd, async (node) => {
-        const { messages } = await node.call<{ messages: MessageView[] }>('receivemessage_list');
-        if (globals(cmd).json) out(JSON.stringify(messages));
-        else if (messages.length === 0) out('no messages yet');
-        else for (const m of messages) out(formatEntry(m));
+        let shown = 0;
+        // Page by page, so neither lightningd's reply nor this process grows with the inbox.
+        for (let start = 0; ;) {
+          const { messages } = await node.call<{ messages: MessageView[] }>('receivemessage_list', {
+            index: 'created',
+            start,
+            limit: INBOX_PAGE,
+          });
+          for (const m of messages) out(json ? JSON.stringify(m) : formatEntry(m));
+          shown += messages.length;
+          const last = messages.at(-1);
+          if (messages.length < INBOX_PAGE || !last) break;
+          start = last.created_index + 1;
+        }
+        if (shown === 0 && !json) out('no messages yet');
       });
     });
 

@@ -11,6 +11,7 @@ export interface MessageView {
   payment_hash: string;
   status: string;
   received_at: number;
+  created_index: number;
   sender?: string;
   verified?: boolean;
   label?: string;
