@@ -3,7 +3,7 @@ import { randomBytes } from 'node:crypto';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, test } from 'node:test';
-import { finished, networkForSuite, spendable } from './support/network.js';
+import { everyMessage, finished, networkForSuite, spendable } from './support/network.js';
 
 describe('large, held, spontaneous and keysend-interop messages on 3 real nodes', () => {
   const suite = networkForSuite();
@@ -64,10 +64,7 @@ describe('large, held, spontaneous and keysend-interop messages on 3 real nodes'
       amount_msat: 1000,
       extratlvs: { '34349334': Buffer.from(text).toString('hex') },
     });
-    const { messages } = await suite.net.call<{ messages: { message: string; spontaneous: boolean }[] }>(
-      3,
-      'receivemessage_list',
-    );
+    const messages = await everyMessage(suite.net);
     assert.ok(messages.some((m) => m.message === text && m.spontaneous));
   });
 

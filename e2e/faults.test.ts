@@ -3,7 +3,7 @@ import { execFileSync } from 'node:child_process';
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, test } from 'node:test';
-import { networkForSuite, PLUGIN } from './support/network.js';
+import { everyMessage, networkForSuite, PLUGIN } from './support/network.js';
 
 const until = async (what: string, check: () => Promise<boolean> | boolean) => {
   for (let i = 0; i < 600; i++) {
@@ -12,11 +12,6 @@ const until = async (what: string, check: () => Promise<boolean> | boolean) => {
   }
   throw new Error(`gave up waiting for ${what}`);
 };
-
-interface Listed {
-  payment_hash: string;
-  status: string;
-}
 
 describe('faults: kill -9 at every step, nothing lost or doubled', () => {
   const suite = networkForSuite();
@@ -30,8 +25,7 @@ describe('faults: kill -9 at every step, nothing lost or doubled', () => {
       retry_for: 120,
     });
   const storedOnce = async (hash: string, status = 'settled') => {
-    const { messages } = await suite.net.call<{ messages: Listed[] }>(3, 'receivemessage_list');
-    const mine = messages.filter((m) => m.payment_hash === hash);
+    const mine = (await everyMessage(suite.net)).filter((m) => m.payment_hash === hash);
     assert.deepEqual(
       mine.map((m) => m.status),
       [status],

@@ -182,6 +182,27 @@ export async function spendable(net: Network, k: number): Promise<number> {
   }
 }
 
+/** Every message node k (default the last) stored, read page by page as any client must. */
+export async function everyMessage(net: Network, k = net.size) {
+  type Listed = {
+    payment_hash: string;
+    message: string;
+    status: string;
+    spontaneous: boolean;
+    created_index: number;
+  };
+  const all: Listed[] = [];
+  for (let start = 0; ;) {
+    const { messages } = await net.call<{ messages: Listed[] }>(k, 'receivemessage_list', {
+      start,
+      limit: 1000,
+    });
+    all.push(...messages);
+    if (messages.length < 1000) return all;
+    start = (messages.at(-1) as Listed).created_index + 1;
+  }
+}
+
 /** A network started before a suite's tests and stopped after them; `payee` is the last node's id. */
 export function networkForSuite(size = 3, args?: string[], env?: Record<string, string>) {
   const suite = {} as { net: Network; payee: string };
