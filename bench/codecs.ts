@@ -19,7 +19,7 @@ import { fmt, int, median, timeEach } from './stats.js';
 export function codecFigures(): [string, string][] {
   const HOPS = 20;
   const keys = Array.from({ length: HOPS }, () => secp256k1.utils.randomSecretKey());
-  const message = randomBytes(maxMessageBytes(HOPS - 1, { senderHop: true }));
+  const message = randomBytes(maxMessageBytes(HOPS - 1));
   const hops: OnionHop[] = keys.map((k, i) => ({
     pubkey: secp256k1.getPublicKey(k, true),
     payload: withLengthPrefix(

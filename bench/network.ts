@@ -94,7 +94,7 @@ export async function networkFigures(): Promise<[string, string][]> {
 
     // One HTLC carries at most maxMessageBytes(2 hops) in the plain record: the floor for HTLC counts.
     const { blockheight } = await net.call<{ blockheight: number }>(1, 'getinfo');
-    const perHtlc = maxMessageBytes(2, { senderHop: true, amountMsat: 100_000n, blockheight });
+    const perHtlc = maxMessageBytes(2, { amountMsat: 100_000n, blockheight });
     for (const size of [1024, 16 * 1024, 64 * 1024]) {
       const hash = await net.call<string>(3, 'receivemessage_new', { amount_msat: 100_000 });
       const t = process.hrtime.bigint();

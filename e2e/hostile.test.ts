@@ -51,7 +51,7 @@ describe('hostile onions built with createonion: each fails cleanly, the lnmsg n
     amountMsat = 1000,
   ): Promise<{ code: number; fromPayee: boolean }> {
     const { path, blockheight } = await route(amountMsat);
-    const hops = onionHops(path, blockheight, { records: [] }, false);
+    const hops = onionHops(path, blockheight, { records: [] });
     const last = hops.length - 1;
     const payloads = hops.map((h, i) => toHex(i === last ? withLengthPrefix(tlv) : h.payload));
     const onion = await suite.net.call<{ onion: string; shared_secrets: string[] }>(1, 'createonion', {

@@ -3,16 +3,20 @@ import { execFileSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { describe, test } from 'node:test';
 import { RpcError } from '../src/cln/rpc.js';
-import { finished, networkForSuite, PLUGIN, spendable } from './support/network.js';
+import { finished, networkForSuite, spendable } from './support/network.js';
 
 /** Payment safety under hostile senders (issue 8), on 3 real nodes in a line; node 3 is the payee. */
 describe('payment safety on real lightningd', () => {
   const suite = networkForSuite();
 
-  /** Restarts lnmsg on node 3 alone (lightningd stays up) with these options. */
+  /**
+   * Restarts node 3 with these lnmsg options. Not `plugin stop` + `plugin start`: lightningd
+   * v26.06 then runs the restarted plugin's hook after its keysend plugin (README, "Loading").
+   */
   async function payeeWith(options: Record<string, string | number>) {
-    await suite.net.call(3, 'plugin', { subcommand: 'stop', plugin: 'lnmsg-plugin' }).catch(() => {});
-    await suite.net.call(3, 'plugin', { subcommand: 'start', plugin: PLUGIN, ...options });
+    await suite.net.restart(3, ...Object.entries(options).map(([k, v]) => `--${k}=${v}`));
+    await suite.net.channelsActive(3);
+    await suite.net.channelsActive(2);
   }
 
   const send = (params: Record<string, unknown>) =>

@@ -28,6 +28,14 @@ const REPLAY_GRACE_MS = 60_000;
 /** How often expired unpaid payment hashes are swept away. */
 const SWEEP_EVERY_MS = 3_600_000;
 
+/**
+ * lightningd (v26.06 and before) never finishes re-ordering the htlc_accepted hook chain for a
+ * plugin started while the node runs, once any plugin resolved or failed an HTLC: lnmsg then runs
+ * after the keysend plugin, which settles spontaneous messages itself with the message stripped.
+ */
+const DYNAMIC_START_WARNING =
+  'started with `plugin start`: until lightningd restarts, spontaneous (keysend) messages may be settled by its keysend plugin without reaching lnmsg (lightningd defers the hook order); messages to lnmsg payment hashes are not affected';
+
 /** lnmsg as a Core Lightning plugin: options, RPC methods, the htlc_accepted hook. */
 export function lnmsgPlugin(): Plugin {
   let receiver: Receiver | undefined;
@@ -178,6 +186,7 @@ async function startReceiver(ctx: PluginContext): Promise<Receiver> {
   );
   // Only a node start replays HTLCs; after `plugin start` none will come back.
   await r.open(ctx.startup ? REPLAY_GRACE_MS : 0, (hash) => paidByNode(ctx, hash));
+  if (!ctx.startup) ctx.log('unusual', DYNAMIC_START_WARNING);
   r.sweepEvery(SWEEP_EVERY_MS, (n) => ctx.log('info', `removed ${n} expired payment hashes`));
   r.onMessage((m) => ctx.notify('lnmsg_received', messageView(m)));
   return r;

@@ -15,7 +15,7 @@ import { Node } from './support/plugin-node.js';
 import { needsShared, projectRoot } from './support/shared.js';
 
 const LNMSG = `${projectRoot}/bin/lnmsg`;
-const PAID = 'injectpaymentonion-success';
+const PAID = 'sendonion-success';
 
 /** The CLI against the fake node; `tty` runs it under `script` so it has a terminal to ask on. */
 function lnmsg(socket: string, args: string[], tty = false): ChildProcess {
@@ -107,9 +107,11 @@ describe('the lnmsg CLI against the plugin, behind a fake lightningd', needsShar
           : resultLike('recorder-echo-named', req.id, answer.result);
       });
     }
-    // What the plugin asks of lightningd to pay: the recorded successful injectpaymentonion run.
+    // What the plugin asks of lightningd to pay: the recorded successful sendonion run, from node 1
+    // (the plugin started as node 3, the payee of the receive tests).
+    node.fake.replyWith('getinfo', 'getinfo');
     node.fake.handle('listsendpays', listsendpaysBefore);
-    for (const m of ['getroutes', 'createonion', 'injectpaymentonion'])
+    for (const m of ['getroutes', 'createonion', 'sendonion', 'waitsendpay'])
       node.fake.replyWith(m, `${PAID}/${m}`);
     node.fake.replyWith('signmessage', 'signmessage');
   });
@@ -152,7 +154,7 @@ describe('the lnmsg CLI against the plugin, behind a fake lightningd', needsShar
       '--payment-hash',
       hash,
       '--amount-msat',
-      '6000',
+      '5000',
       '--message',
       message,
     ];
@@ -165,7 +167,7 @@ describe('the lnmsg CLI against the plugin, behind a fake lightningd', needsShar
     assert.equal(await out.done, 0, out.text().slice(-300));
     const sent = JSON.parse(out.text());
     assert.equal(sent.status, 'complete');
-    const reply = rpcRecord(`${PAID}/injectpaymentonion`).reply.result as { payment_preimage: string };
+    const reply = rpcRecord(`${PAID}/waitsendpay`).reply.result as { payment_preimage: string };
     assert.equal(sent.payment_preimage, reply.payment_preimage);
     // The CLI signs by default: the plugin asked lightningd to sign.
     assert.ok(node.fake.requests.some((r) => r.method === 'signmessage'));
@@ -173,13 +175,13 @@ describe('the lnmsg CLI against the plugin, behind a fake lightningd', needsShar
 
   test('lnmsg send to a hash this node already paid: exit 1, nothing sent', async () => {
     node.fake.replyWith('listsendpays', 'listsendpays'); // as recorded, after the payment
-    const before = node.fake.requests.filter((r) => r.method === 'injectpaymentonion').length;
+    const before = node.fake.requests.filter((r) => r.method === 'sendonion').length;
     const child = lnmsg(node.fake.socketPath, sendWithFlags('again'));
     const out = output(child);
     assert.equal(await out.done, 1, out.text().slice(-300));
     assert.match(out.text(), /already paid/);
     assert.doesNotMatch(out.text(), /\n\s+at /, 'no stack trace');
-    assert.equal(node.fake.requests.filter((r) => r.method === 'injectpaymentonion').length, before);
+    assert.equal(node.fake.requests.filter((r) => r.method === 'sendonion').length, before);
     node.fake.handle('listsendpays', listsendpaysBefore);
   });
 
@@ -190,14 +192,14 @@ describe('the lnmsg CLI against the plugin, behind a fake lightningd', needsShar
     for (const [question, answer] of [
       [/Payee node id/, destination],
       [/Payment hash/, hash],
-      [/Amount in msat/, '6000'],
+      [/Amount in msat/, '5000'],
       [/Message/, 'typed at the prompt'],
     ] as const) {
       await until(out, child, question);
       child.stdin?.write(`${answer}\r`);
     }
     assert.equal(await out.done, 0, out.text().slice(-300));
-    assert.match(out.text(), /paid 6000 msat .* with a 19-byte message/, out.text().slice(-300));
+    assert.match(out.text(), /paid 5000 msat .* with a 19-byte message/, out.text().slice(-300));
     const sent = node.fake.requests.filter((r) => r.method === 'sendmessage').at(-1);
     assert.equal(
       (sent?.params as { message_hex: string }).message_hex,

@@ -27,7 +27,7 @@ test('capacity --json lists 1..20 hops with the library values', () => {
 });
 
 test('capacity options refine the table', () => {
-  const r = lnmsg('capacity', '--json', '--amount-msat', '1000', '--blockheight', '132', '--no-sender-hop');
+  const r = lnmsg('capacity', '--json', '--amount-msat', '1000', '--blockheight', '132');
   const rows = JSON.parse(r.stdout) as { hops: number; maxMessageBytes: number }[];
   assert.equal(rows[1]?.maxMessageBytes, 1200);
 });

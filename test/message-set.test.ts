@@ -63,13 +63,14 @@ function harness() {
 
 const chunkData = (i: number) => MESSAGE.subarray(i * 1000, (i + 1) * 1000);
 
-function part(index: number, o: Partial<Part> & { htlcId?: number } = {}): Part {
+/** The i-th 1000-byte piece of MESSAGE, as its HTLC would carry it. */
+function part(i: number, o: Partial<Part> & { htlcId?: number } = {}): Part {
   return {
-    htlc: { channel: '103x1x0', id: o.htlcId ?? index, amountMsat: 1000 },
-    messageId: ID,
-    index,
-    count: 3,
-    data: chunkData(index),
+    htlc: { channel: '103x1x0', id: o.htlcId ?? i, amountMsat: 1000 },
+    offset: i * 1000,
+    total: MESSAGE.length,
+    data: chunkData(i),
+    ...(i === 0 ? { messageId: ID } : {}),
     secret: SECRET,
     totalMsat: 3000n,
     context: undefined,
@@ -123,10 +124,10 @@ describe('MessageSet: collecting', () => {
 
   test('collecting -> refused: a part of the same payer that disagrees fails the whole set', async () => {
     for (const [name, bad] of [
-      ['another chunk count', part(1, { count: 4 })],
+      ['another message length', part(1, { total: 4000 })],
       ['another total', part(1, { totalMsat: 5000n })],
-      ['another message', part(1, { messageId: new Uint8Array(16) })],
-      ['a chunk twice', part(0, { htlcId: 9 })],
+      ['overlapping bytes', part(1, { offset: 500 })],
+      ['a piece twice', part(0, { htlcId: 9 })],
     ] as const) {
       const h = harness();
       const set = new MessageSet('ab'.repeat(32), h.fx);
@@ -166,7 +167,7 @@ describe('MessageSet: collecting', () => {
 });
 
 describe('MessageSet: complete', () => {
-  test('collecting -> complete: the last chunk stops the part timer and stores the message in order', async () => {
+  test('collecting -> complete: the last bytes stop the part timer and store the message in order', async () => {
     const h = harness();
     const set = new MessageSet('ab'.repeat(32), h.fx);
     for (const i of [2, 0, 1]) void set.offer(part(i));
@@ -175,8 +176,8 @@ describe('MessageSet: complete', () => {
     assert.equal(h.completes.length, 1);
     assert.equal(toHex(h.completes[0]?.arg.message as Uint8Array), toHex(MESSAGE));
     assert.deepEqual(
-      h.completes[0]?.arg.parts.map((p) => p.index),
-      [0, 1, 2],
+      h.completes[0]?.arg.parts.map((p) => p.offset),
+      [0, 1000, 2000],
     );
     h.advance(PART_TIMEOUT * 2);
     await settleMicrotasks();
@@ -198,7 +199,7 @@ describe('MessageSet: complete', () => {
   test('parts arriving while the store write is in flight are refused alone; the set is unaffected', async () => {
     const h = harness();
     const { set, answers } = await completeSet(h);
-    const extra = watch(set.offer(part(1, { htlcId: 77, count: 4 })));
+    const extra = watch(set.offer(part(1, { htlcId: 77, total: 4000 })));
     const stranger = watch(set.offer(part(0, { htlcId: 78, secret: randomBytes(32) })));
     await settleMicrotasks();
     assert.equal(extra.answer?.settle, false);
@@ -348,7 +349,7 @@ describe('MessageSet: decisions that cannot apply', () => {
     h.advance(PART_TIMEOUT);
     const r = await set.decide({ accept: true });
     assert.equal(r.ok, false);
-    assert.match((r as { why: string }).why, /its payment failed: only 1 of 3 parts/);
+    assert.match((r as { why: string }).why, /its payment failed: only 1000 of 3000 bytes/);
   });
 
   test('after settling, a new HTLC for the hash is refused as already paid', async () => {

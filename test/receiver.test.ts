@@ -152,11 +152,8 @@ describe('receiver: multi-part messages', needsShared('fixtures'), () => {
   const message = randomBytes(3000);
   const id = sha256(message).subarray(0, 16);
   const pieces = [message.subarray(0, 1000), message.subarray(1000, 2000), message.subarray(2000)];
-  const part = (
-    hash: string,
-    index: number,
-    opts: { total?: bigint; count?: number; data?: Uint8Array } = {},
-  ) =>
+  const token = new Uint8Array(8).fill(7);
+  const part = (hash: string, index: number, opts: { total?: bigint; data?: Uint8Array } = {}) =>
     htlcRequest({
       paymentHash: hash,
       amountMsat: 1000,
@@ -165,14 +162,17 @@ describe('receiver: multi-part messages', needsShared('fixtures'), () => {
           {
             type: RECORD.chunk,
             value: encodeChunk({
-              messageId: id,
-              index,
-              count: opts.count ?? 3,
+              token,
+              offset: index * 1000,
+              total: message.length,
+              ...(index === 0 ? { messageId: id } : {}),
               data: opts.data ?? (pieces[index] as Uint8Array),
             }),
           },
         ],
-        { paymentData: { paymentSecret: new Uint8Array(32).fill(7), totalMsat: opts.total ?? 3000n } },
+        opts.total === undefined
+          ? {}
+          : { paymentData: { paymentSecret: new Uint8Array(32), totalMsat: opts.total } },
       ),
     });
 
@@ -627,25 +627,23 @@ describe('receiver: spam, storage and expiry', needsShared('fixtures'), () => {
     const r = await receiver.onHtlcAccepted(
       htlcRequest({
         paymentHash: inv.paymentHash,
-        payload: final(
-          [
-            {
-              type: RECORD.chunk,
-              value: encodeChunk({
-                messageId: sha256(message).subarray(0, 16),
-                index: 0,
-                count: 2,
-                data: message.subarray(0, 1000),
-              }),
-            },
-          ],
-          { paymentData: { paymentSecret: new Uint8Array(32), totalMsat: 2000n } },
-        ),
+        payload: final([
+          {
+            type: RECORD.chunk,
+            value: encodeChunk({
+              token: new Uint8Array(8),
+              offset: 0,
+              total: message.length,
+              messageId: sha256(message).subarray(0, 16),
+              data: message.subarray(0, 1000),
+            }),
+          },
+        ]),
       }),
     );
     assert.ok(isFail(r, '0017'));
     const late = await receiver.decide(inv.paymentHash, { accept: true });
     assert.equal(late.ok, false);
-    assert.match((late as { why: string }).why, /its payment failed: only 1 of 2 parts/);
+    assert.match((late as { why: string }).why, /its payment failed: only 1000 of 2000 bytes/);
   });
 });

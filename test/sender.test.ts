@@ -6,14 +6,7 @@ import { fromHex } from '../src/wire/bytes.js';
 import { decodeHopPayload, stripLengthPrefix } from '../src/wire/hop-payload.js';
 import { scidToString } from '../src/wire/scid.js';
 import { DEFAULT_MESSAGE_TLV_TYPE } from '../src/index.js';
-import {
-  errorLike,
-  FakeLightningd,
-  FIXTURES,
-  recordedAnswer,
-  resultLike,
-  rpcRecord,
-} from './support/fake-lightningd.js';
+import { FakeLightningd, FIXTURES, resultLike, rpcRecord } from './support/fake-lightningd.js';
 import { needsShared } from './support/shared.js';
 
 /** What record.py's sender asked for in a recorded run, as a lnmsg SendRequest. */
@@ -73,46 +66,32 @@ describe('Sender against recorded lightningd replies', needsShared(...FIXTURES),
   const recordedHops = (run: string) =>
     (rpcRecord(`${run}/createonion`).request.params as { hops: unknown[] }).hops;
 
-  test('injectpaymentonion: our onion hops are the ones real lightningd took, and the 218 reply is decrypted', async () => {
-    const run = 'htlc-injectpaymentonion';
-    for (const m of ['getroutes', 'createonion', 'injectpaymentonion']) fake.replyWith(m, `${run}/${m}`);
-    const err = (await new Sender(rpc).send(recordedRequest(run, recordedMessage(run))).then(
-      () => assert.fail('the recorded payment failed'),
-      (e: unknown) => e,
-    )) as SendError;
-    assert.deepEqual(sentHops(), recordedHops(run), 'byte-identical hop payloads, own hop first');
-    assert.equal(err.kind, 'refused');
-    const [failure] = err.failures;
-    // Node 3 could not parse the unknown even record 34349334 (no plugin took it): invalid_onion_payload.
-    assert.equal(failure?.codeName, 'invalid_onion_payload');
-    assert.equal(failure?.erringNode, recordedRequest(run).destination);
-    assert.match(err.message, /payee refused/);
+  const sendonionReplies = (run: string) => {
+    for (const m of ['getroutes', 'createonion', 'sendonion', 'waitsendpay'])
+      fake.replyWith(m, `${run}/${m}`);
+  };
+
+  test('sendonion: our onion hops are the ones real lightningd took; first hop outside the onion', async () => {
+    const run = 'sendonion-success';
+    sendonionReplies(run);
+    const r = await new Sender(rpc).send(invoicePaymentRequest(run, 5000n));
+    assert.deepEqual(sentHops(), recordedHops(run), 'byte-identical hop payloads, no own hop');
+    assert.equal(r.method, 'sendonion');
+    const wait = rpcRecord(`${run}/waitsendpay`).reply.result as { payment_preimage: string };
+    assert.equal(r.paymentPreimage, wait.payment_preimage);
+    const sent = fake.requests.find((q) => q.method === 'sendonion')?.params as Record<string, unknown>;
+    const recorded = rpcRecord(`${run}/sendonion`).request.params as Record<string, unknown>;
+    assert.deepEqual(sent.first_hop, recorded.first_hop);
+    assert.equal(r.amountSentMsat, (recorded.first_hop as { amount_msat: number }).amount_msat);
+    assert.deepEqual(
+      fake.requests.map((q) => q.method),
+      ['getinfo', 'getroutes', 'createonion', 'sendonion', 'waitsendpay'],
+    );
   });
 
-  test('injectpaymentonion success: the preimage, fee and path from the recorded replies', async () => {
-    const run = 'injectpaymentonion-success';
-    for (const m of ['getroutes', 'createonion', 'injectpaymentonion']) fake.replyWith(m, `${run}/${m}`);
-    const r = await new Sender(rpc).send(invoicePaymentRequest(run, 6000n));
-    assert.deepEqual(sentHops(), recordedHops(run));
-    const reply = rpcRecord(`${run}/injectpaymentonion`).reply.result as { payment_preimage: string };
-    assert.equal(r.paymentPreimage, reply.payment_preimage);
-    assert.equal(r.method, 'injectpaymentonion');
-    // record.py routed without auto.sourcefree, so the path charges our own channel's fee too.
-    assert.equal(r.amountSentMsat, 6002);
-    assert.equal(r.feeMsat, 2);
-    const sent = fake.requests.find((q) => q.method === 'injectpaymentonion')?.params as Record<
-      string,
-      unknown
-    >;
-    const recorded = rpcRecord(`${run}/injectpaymentonion`).request.params as Record<string, unknown>;
-    for (const k of ['payment_hash', 'amount_msat', 'cltv_expiry', 'destination_msat'])
-      assert.equal(sent[k], recorded[k], k);
-    assert.equal(r.attempts, 1);
-  });
-
-  test('a node before v26.06: getroutes paths in the old form, injectpaymentonion without destination', async () => {
-    const run = 'injectpaymentonion-success';
-    fake.replyWith('createonion', `${run}/createonion`);
+  test('a node before v26.06: getroutes paths in the old form give the same onion', async () => {
+    const run = 'sendonion-success';
+    sendonionReplies(run);
     // getroutes as v24.11-v25.12 described a path (their schema): next_node_id, amount_msat = what
     // enters the channel, delay = the CLTV its near node expects.
     fake.handle('getroutes', (req) => {
@@ -130,55 +109,17 @@ describe('Sender against recorded lightningd replies', needsShared(...FIXTURES),
       }));
       return resultLike(`${run}/getroutes`, req.id, { ...reply, routes });
     });
-    // ...and injectpaymentonion refused the v26.06 `destination` parameter (a -32602, as recorded).
-    fake.handle('injectpaymentonion', (req) =>
-      (req.params as { destination?: string }).destination === undefined
-        ? recordedAnswer(`${run}/injectpaymentonion`, req.id)
-        : errorLike('bad-params-invalid', req.id, { message: 'unknown parameter: destination' }),
-    );
-    const req = invoicePaymentRequest(run, 6000n);
+    const req = invoicePaymentRequest(run, 5000n);
     const progress: number[] = [];
     req.onDispatch = () => progress.push(1);
-    const r = await new Sender(rpc).send(req);
+    await new Sender(rpc).send(req);
     assert.deepEqual(sentHops(), recordedHops(run), 'the same hops from the old path form');
-    assert.equal(r.amountSentMsat, 6002);
-    const injects = fake.requests.filter((q) => q.method === 'injectpaymentonion');
-    assert.deepEqual(
-      injects.map((q) => 'destination' in (q.params as object)),
-      [true, false],
-    );
     assert.equal(progress.length, 1, 'one HTLC went out');
   });
 
-  test('without injectpaymentonion: sendonion + waitsendpay, onion without our own hop', async () => {
-    const run = 'sendonion-success';
-    for (const m of ['getroutes', 'createonion', 'sendonion', 'waitsendpay'])
-      fake.replyWith(m, `${run}/${m}`);
-    const req = invoicePaymentRequest(run, 5000n);
-    const r = await new Sender(rpc).send(req);
-    assert.deepEqual(sentHops(), recordedHops(run), 'the hops real lightningd took with sendonion');
-    assert.equal(r.method, 'sendonion');
-    const wait = rpcRecord(`${run}/waitsendpay`).reply.result as { payment_preimage: string };
-    assert.equal(r.paymentPreimage, wait.payment_preimage);
-    assert.deepEqual(
-      fake.requests.map((q) => q.method),
-      [
-        'getinfo',
-        'getroutes',
-        'createonion',
-        'injectpaymentonion',
-        'createonion',
-        'sendonion',
-        'waitsendpay',
-      ],
-    );
-  });
-
   test('sendonion failure: waitsendpay 204 names the payee, the send is refused at once', async () => {
-    // No injectpaymentonion handler: the fake answers as lightningd does an unknown command.
     const run = 'htlc-sendonion';
-    for (const m of ['getroutes', 'createonion', 'sendonion', 'waitsendpay'])
-      fake.replyWith(m, `${run}/${m}`);
+    sendonionReplies(run);
     const err = (await new Sender(rpc).send(recordedRequest(run, recordedMessage(run))).then(
       () => assert.fail('the recorded payment failed'),
       (e: unknown) => e,
@@ -195,11 +136,8 @@ describe('Sender against recorded lightningd replies', needsShared(...FIXTURES),
   test('without askrene: the recorded getroute reply becomes the onion real lightningd would forward', async () => {
     // No getroutes handler: the fake answers as lightningd does an unknown command.
     fake.replyWith('getroute', 'getroute-with-deprecations');
-    fake.replyWith('createonion', 'htlc-injectpaymentonion/createonion');
-    fake.handle('injectpaymentonion', (req) =>
-      recordedAnswer('injectpaymentonion-success/injectpaymentonion', req.id),
-    );
-    const req = recordedRequest('htlc-injectpaymentonion', new Uint8Array(4));
+    for (const m of ['createonion', 'sendonion', 'waitsendpay']) fake.replyWith(m, `sendonion-success/${m}`);
+    const req = recordedRequest('htlc-sendonion', new Uint8Array(4));
     await new Sender(rpc).send(req);
     const hops = sentHops() as { pubkey: string; payload: string }[];
     const payloads = hops.map((h) => decodeHopPayload(stripLengthPrefix(fromHex(h.payload))));
@@ -211,21 +149,21 @@ describe('Sender against recorded lightningd replies', needsShared(...FIXTURES),
         p.shortChannelId && scidToString(p.shortChannelId),
       ]),
       [
-        [1001n, 123, '103x1x0'],
         [1000n, 117, '103x2x0'],
         [1000n, 117, undefined],
       ],
     );
-    const inject = fake.requests.find((q) => q.method === 'injectpaymentonion')?.params as Record<
-      string,
-      unknown
-    >;
-    assert.deepEqual([inject.amount_msat, inject.cltv_expiry], [1001, 123]);
+    const sent = fake.requests.find((q) => q.method === 'sendonion')?.params as { first_hop: unknown };
+    assert.deepEqual(sent.first_hop, {
+      id: '02a17c704b62a52d933aa011699956bcec9529adbc1e1d8e709a682895e77e9164',
+      amount_msat: 1001,
+      delay: 15,
+    });
   });
 
   test('askrene finds no route (recorded 215): a no-route error quoting it, nothing sent', async () => {
     fake.replyWith('getroutes', 'getroutes-too-large');
-    const req = recordedRequest('htlc-injectpaymentonion', new Uint8Array(10));
+    const req = recordedRequest('htlc-sendonion', new Uint8Array(10));
     const err = (await new Sender(rpc).send(req).then(
       () => assert.fail('no route'),
       (e: unknown) => e,

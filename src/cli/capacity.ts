@@ -23,7 +23,7 @@ export function formatCapacity(
 ): string {
   const lines = [
     `Largest message in one HTLC (amount ${opts.amountMsat} msat, CLTV values near ${opts.blockheight},`,
-    `${opts.senderHop ? "onion includes the sender's own hop, as injectpaymentonion needs" : 'no sender hop (sendonion)'}):`,
+    `${opts.senderHop ? "onion includes the sender's own hop, as injectpaymentonion (xkeysend, xpay) needs" : 'first hop outside the onion, as lnmsg sends with sendonion'}):`,
     '',
     'hops  max message bytes',
     ...rows.map((r) => `${String(r.hops).padStart(4)}  ${String(r.maxMessageBytes).padStart(17)}`),

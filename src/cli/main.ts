@@ -80,14 +80,20 @@ export function cli(out: Out = (t) => process.stdout.write(`${t}\n`)): Command {
       wholeNumber('--tlv-type'),
       String(CAPACITY_DEFAULTS.tlvType),
     )
-    .option('--no-sender-hop', "onions without the sender's own hop (sendonion)")
+    .option(
+      '--sender-hop',
+      "onions with the sender's own hop inside (injectpaymentonion, as xkeysend and xpay send)",
+    )
     .action(
-      (o: { amountMsat: string; blockheight: string; tlvType: string; senderHop: boolean }, cmd: Command) => {
+      (
+        o: { amountMsat: string; blockheight: string; tlvType: string; senderHop?: boolean },
+        cmd: Command,
+      ) => {
         const opts = {
           amountMsat: BigInt(o.amountMsat),
           blockheight: Number(o.blockheight),
           tlvType: BigInt(o.tlvType),
-          senderHop: o.senderHop,
+          senderHop: o.senderHop === true,
         };
         const rows = capacityTable(opts);
         out(globals(cmd).json ? JSON.stringify(rows) : formatCapacity(rows, opts));

@@ -15,8 +15,8 @@ export interface CapacityOptions {
   blockheight?: number;
   /**
    * Whether the onion starts with a payload for the sender itself. `injectpaymentonion` (how
-   * lnmsg sends on v24.11+) processes the onion as if it came from a peer, so it needs one;
-   * `sendonion` does not.
+   * xkeysend and xpay send) processes the onion as if it came from a peer, so it needs one;
+   * `sendonion` (how lnmsg sends) takes the first hop outside the onion and does not.
    */
   senderHop?: boolean;
   /** Bytes of other final-hop records (payment_data, signature, ...) besides the message record. */
@@ -27,7 +27,7 @@ export const CAPACITY_DEFAULTS = {
   tlvType: DEFAULT_MESSAGE_TLV_TYPE,
   amountMsat: 1_000_000n,
   blockheight: 900_000,
-  senderHop: true,
+  senderHop: false,
   extraFinalBytes: 0,
 } as const;
 

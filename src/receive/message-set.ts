@@ -5,7 +5,7 @@ import { concat, equalBytes } from '../wire/bytes.js';
 /**
  * The HTLCs of one message (one part, or every part of a multi-part payment) and their one fate.
  *
- *   collecting --all chunks in--> complete --stored, settles now--> settled
+ *   collecting --all bytes in--> complete --stored, settles now--> settled
  *        |                           |  \--stored, held--> deciding --accept, written--> settled
  *        |                           |                         \--reject, deadline, write failed--> refused
  *        \--part timer, fatal part--> refused <--cannot store--/
@@ -21,16 +21,18 @@ export type Answer = { settle: true } | { settle: false; reason: string; timeout
 
 export type Decision = { accept: true } | { accept: false; reason: string };
 
-/** One HTLC of the set, as the payee parsed it. */
+/** One HTLC of the set, as the payee parsed it: `data` is the message's bytes at `offset`. */
 export interface Part<C = unknown> {
   htlc: HtlcRef;
-  /** First 16 bytes of SHA256 of the whole message. */
-  messageId: Uint8Array;
-  index: number;
-  count: number;
+  offset: number;
+  /** The whole message's length. */
+  total: number;
   data: Uint8Array;
-  /** payment_data: the payer's secret and the total it pays (single parts: empty and the amount). */
+  /** First 16 bytes of SHA256 of the whole message: carried by the part at offset 0. */
+  messageId?: Uint8Array;
+  /** What only the payer knows and every part repeats (a chunk's token, or payment_data's secret). */
   secret: Uint8Array;
+  /** The total the payer says it pays (0 when it does not say). */
   totalMsat: bigint;
   /** Whatever the caller keeps with a part (its parsed payload). */
   context: C;
@@ -60,7 +62,9 @@ export type DecideResult = { ok: true; state: 'settled' | 'refused' } | { ok: fa
 export class MessageSet<C = unknown> {
   private current: SetState = 'collecting';
   private readonly parts = new Map<string, { part?: Part<C>; answer: Promise<Answer> }>();
-  private readonly chunks = new Map<number, Part<C>>();
+  /** The parts holding message bytes, by offset. */
+  private readonly pieces = new Map<number, Part<C>>();
+  private covered = 0;
   private first?: Part<C>;
   private fate?: Answer;
   private answerAll: (a: Answer) => void = () => {};
@@ -132,9 +136,10 @@ export class MessageSet<C = unknown> {
       // Not the payer of the first part: it cannot speak for the set.
       return Promise.resolve(refused('a part with another payment secret'));
     }
-    const problem = first ? disagreement(first, part, this.chunks) : undefined;
+    const problem = first ? disagreement(first, part, this.pieces) : undefined;
     this.parts.set(refKey(part.htlc), { part, answer: this.answered });
-    this.chunks.set(part.index, part);
+    this.pieces.set(part.offset, part);
+    this.covered += part.data.length;
     if (problem) {
       this.end(refused(problem));
       return this.answered;
@@ -145,11 +150,11 @@ export class MessageSet<C = unknown> {
         this.end({
           settle: false,
           timeout: true,
-          reason: `only ${this.chunks.size} of ${part.count} parts within ${this.fx.partTimeoutMs / 1000}s`,
+          reason: `only ${this.covered} of ${part.total} bytes within ${this.fx.partTimeoutMs / 1000}s`,
         }),
       );
     }
-    if (this.chunks.size === part.count) void this.completeSet();
+    if (this.covered === part.total) void this.completeSet();
     return this.answered;
   }
 
@@ -169,9 +174,10 @@ export class MessageSet<C = unknown> {
   private async completeSet(): Promise<void> {
     this.current = 'complete';
     this.cancelTimer();
-    const ordered = Array.from({ length: this.chunks.size }, (_, i) => this.chunks.get(i) as Part<C>);
+    const ordered = [...this.pieces.values()].sort((a, b) => a.offset - b.offset);
     const message = concat(...ordered.map((p) => p.data));
-    if (!equalBytes(sha256(message).subarray(0, 16), (this.first as Part<C>).messageId)) {
+    const id = this.pieces.get(0)?.messageId;
+    if (!id || !equalBytes(sha256(message).subarray(0, 16), id)) {
       return this.end(refused('the reassembled message does not match its id'));
     }
     let c: Completion;
@@ -226,11 +232,15 @@ function refKey(h: HtlcRef): string {
   return `${h.channel}/${h.id}`;
 }
 
-/** Why a part from the same payer cannot belong with the first one: then the payer's set is broken. */
-function disagreement<C>(first: Part<C>, p: Part<C>, chunks: Map<number, Part<C>>): string | undefined {
-  if (!equalBytes(p.messageId, first.messageId)) return 'parts of different messages under one hash';
-  if (p.count !== first.count) return `a part says ${p.count} chunks, an earlier one ${first.count}`;
-  if (chunks.has(p.index)) return `chunk ${p.index} arrived twice`;
+/** Why a part from the same payer cannot belong with the others: then the payer's set is broken. */
+function disagreement<C>(first: Part<C>, p: Part<C>, pieces: Map<number, Part<C>>): string | undefined {
+  if (p.total !== first.total)
+    return `a part says the message has ${p.total} bytes, an earlier one ${first.total}`;
   if (p.totalMsat !== first.totalMsat) return 'parts disagree on total_msat';
+  const end = p.offset + p.data.length;
+  for (const q of pieces.values()) {
+    if (q.offset < end && p.offset < q.offset + q.data.length)
+      return `parts overlap at byte ${Math.max(p.offset, q.offset)}`;
+  }
   return undefined;
 }

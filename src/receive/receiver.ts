@@ -327,7 +327,6 @@ export class Receiver {
     if (htlc.cltv_expiry_relative < this.config.minFinalCltv) {
       return `expires in ${htlc.cltv_expiry_relative} blocks, needs ${this.config.minFinalCltv}`;
     }
-    if (chunkValue && !payload.paymentData) return 'a part without payment_data';
     if (!chunkValue && messageBytes) {
       return this.amountProblem(htlc.amount_msat, inv) ?? this.sizeProblem(messageBytes.length);
     }
@@ -552,20 +551,20 @@ function partOf(
   chunkValue: Uint8Array | undefined,
   messageBytes: Uint8Array | undefined,
 ): Part<DecodedHopPayload> {
-  const secret = payload.paymentData?.paymentSecret ?? new Uint8Array(0);
+  const totalMsat = payload.paymentData?.totalMsat ?? 0n;
   if (chunkValue) {
-    const c = decodeChunk(chunkValue);
-    return { htlc, ...c, secret, totalMsat: payload.paymentData?.totalMsat ?? 0n, context: payload };
+    const { token, ...c } = decodeChunk(chunkValue);
+    return { htlc, ...c, secret: token, totalMsat, context: payload };
   }
   const data = messageBytes as Uint8Array;
   return {
     htlc,
-    messageId: sha256(data).subarray(0, 16),
-    index: 0,
-    count: 1,
+    offset: 0,
+    total: data.length,
     data,
-    secret,
-    totalMsat: payload.paymentData?.totalMsat ?? BigInt(htlc.amountMsat),
+    messageId: sha256(data).subarray(0, 16),
+    secret: payload.paymentData?.paymentSecret ?? new Uint8Array(0),
+    totalMsat,
     context: payload,
   };
 }

@@ -3,10 +3,16 @@ import { sha256 } from '@noble/hashes/sha2.js';
 import type { Rpc } from '../cln/rpc.js';
 import { HOP_PAYLOADS_SIZE, hopPayloadsSize } from '../onion/sphinx.js';
 import { encodeUint, fromHex, toHex } from '../wire/bytes.js';
-import { encodeChunk, RECORD, signedPaymentBytes, signedText } from '../wire/message-records.js';
+import {
+  CHUNK_TOKEN_BYTES,
+  encodeChunk,
+  RECORD,
+  signedPaymentBytes,
+  signedText,
+} from '../wire/message-records.js';
 import type { TlvRecord } from '../wire/tlv.js';
 import { type FinalContents, onionHops, type PathHop } from './route.js';
-import { PaymentGroup, SendError, type Sender, type SendResult } from './sender.js';
+import { PaymentGroup, SendError, type SendRequest, type Sender, type SendResult } from './sender.js';
 
 export interface MessageSend {
   destination: string;
@@ -61,15 +67,9 @@ async function authorRecords(
 }
 
 /** Largest `n` for which `make(n)` still fits a `path` onion, or -1. */
-function largestFitting(
-  path: PathHop[],
-  blockheight: number,
-  senderHop: boolean,
-  make: (n: number) => FinalContents,
-) {
+export function largestFitting(path: PathHop[], blockheight: number, make: (n: number) => FinalContents) {
   const fits = (n: number) =>
-    hopPayloadsSize(onionHops(path, blockheight, make(n), senderHop).map((h) => h.payload)) <=
-    HOP_PAYLOADS_SIZE;
+    hopPayloadsSize(onionHops(path, blockheight, make(n)).map((h) => h.payload)) <= HOP_PAYLOADS_SIZE;
   let lo = -1;
   let hi = HOP_PAYLOADS_SIZE;
   while (lo < hi) {
@@ -81,9 +81,9 @@ function largestFitting(
 }
 
 /**
- * Sends a message: in one HTLC when it fits, else split into chunks over the parts of one
- * multi-part payment (the payee settles only when every chunk is in), or as a keysend when
- * there is no payment hash.
+ * Sends a message: in one HTLC when it fits, else in pieces over the parts of one multi-part
+ * payment (the payee settles only when every byte is in), or as a keysend when there is no
+ * payment hash.
  */
 export async function sendMessage(rpc: Rpc, sender: Sender, m: MessageSend): Promise<MessageSent> {
   const group = new PaymentGroup();
@@ -96,6 +96,14 @@ export async function sendMessage(rpc: Rpc, sender: Sender, m: MessageSend): Pro
 
 async function send(rpc: Rpc, sender: Sender, m: MessageSend, group: PaymentGroup): Promise<MessageSent> {
   const info = await rpc.call<{ id: string; blockheight: number }>('getinfo');
+  if (m.destination === info.id) {
+    // lightningd's router cannot route to its own node (askrene's child dies): refuse before it.
+    throw new SendError(
+      'destination is this node itself: lnmsg sends messages to other nodes',
+      [],
+      'invalid',
+    );
+  }
   const messageRecord = (bytes: Uint8Array): TlvRecord => ({ type: m.tlvType, value: bytes });
   const base = {
     destination: m.destination,
@@ -133,17 +141,15 @@ async function send(rpc: Rpc, sender: Sender, m: MessageSend, group: PaymentGrou
       'refused',
     );
   }
-
   const author = await authorRecords(rpc, info.id, m, paymentHash);
-  // Size the message against a real route first: one HTLC if it fits, else chunks.
+  // Size the message against a real route first: one HTLC if it fits, else pieces.
   const probe = await sender.route(info.id, {
     ...base,
     paymentHash,
     amountMsat: m.amountMsat,
     final: { records: [] },
   });
-  const senderHop = sender.sendsWithOwnHop;
-  const single = largestFitting(probe, info.blockheight, senderHop, (n) => ({
+  const single = largestFitting(probe, info.blockheight, (n) => ({
     records: [...author, messageRecord(new Uint8Array(n))],
   }));
   if (m.message.length <= single) {
@@ -156,35 +162,53 @@ async function send(rpc: Rpc, sender: Sender, m: MessageSend, group: PaymentGrou
     });
     return summary(paymentHash, false, [part], m.amountMsat);
   }
+  const parts = await sendInPieces(sender, m, { ...base, paymentHash }, author, probe, single);
+  return summary(paymentHash, false, parts, m.amountMsat);
+}
 
-  const secret = randomBytes(32);
+/**
+ * A message over the parts of one payment. Pieces are cut to what the best route carries; a part
+ * that has to take a longer way round is cut again to fit it, so no piece is made small in advance.
+ */
+async function sendInPieces(
+  sender: Sender,
+  m: MessageSend,
+  base: Omit<SendRequest, 'amountMsat' | 'final'>,
+  author: TlvRecord[],
+  probe: PathHop[],
+  single: number,
+): Promise<SendResult[]> {
+  const blockheight = (base.node as { blockheight: number }).blockheight;
+  const total = m.message.length;
+  const token = randomBytes(CHUNK_TOKEN_BYTES);
   const messageId = sha256(m.message).subarray(0, 16);
-  const paymentData = { paymentSecret: secret, totalMsat: BigInt(m.amountMsat) };
-  const chunkFinal = (extra: TlvRecord[], data: Uint8Array, index: number, count: number): FinalContents => ({
-    records: [...extra, { type: RECORD.chunk, value: encodeChunk({ messageId, index, count, data }) }],
-    paymentData,
+  const piece = (offset: number, data: Uint8Array): FinalContents => ({
+    records: [
+      ...(offset === 0 ? author : []),
+      {
+        type: RECORD.chunk,
+        value: encodeChunk({ token, offset, total, ...(offset === 0 ? { messageId } : {}), data }),
+      },
+    ],
   });
-  // Chunks are sized for a path one hop longer than the probe's, so a part that finds a channel
-  // full can take a longer way round. Part 0 also carries the sender's records.
-  const sizing = [probe[0] as PathHop, ...probe];
-  const first = largestFitting(sizing, info.blockheight, senderHop, (n) =>
-    chunkFinal(author, new Uint8Array(n), 0, 2),
-  );
-  const rest = largestFitting(sizing, info.blockheight, senderHop, (n) =>
-    chunkFinal([], new Uint8Array(n), 1, 2),
-  );
+  const fitAt = (path: PathHop[], offset: number) =>
+    largestFitting(path, blockheight, (n) => piece(offset, new Uint8Array(n)));
+  const first = fitAt(probe, 0);
+  const rest = fitAt(probe, 1);
   const largest = Math.max(single, first + (m.maxParts - 1) * rest);
-  if (first <= 0 || rest <= 0 || m.message.length > largest) {
+  if (first <= 0 || rest <= 0 || total > largest) {
     throw new SendError(
-      `a ${m.message.length}-byte message does not fit in ${m.maxParts} HTLCs over this ${probe.length}-hop route: at most ${largest} bytes`,
+      `a ${total}-byte message does not fit in ${m.maxParts} HTLCs over this ${probe.length}-hop route: at most ${largest} bytes`,
       [],
       'too-large',
     );
   }
-  const chunks = [m.message.subarray(0, first)];
-  for (let off = first; off < m.message.length; off += rest) chunks.push(m.message.subarray(off, off + rest));
-  const count = chunks.length;
-  if (m.amountMsat < count) {
+  const cuts = [0, first];
+  while ((cuts.at(-1) as number) < total) cuts.push(Math.min(total, (cuts.at(-1) as number) + rest));
+  // Each piece pays its share; cutting a piece again splits exactly its share.
+  const paid = (offset: number) => Math.floor((m.amountMsat * offset) / total);
+  let count = cuts.length - 1;
+  if (paid(first) < 1 || m.amountMsat < count) {
     throw new SendError(
       `${m.amountMsat} msat cannot pay ${count} parts: at least ${count} msat`,
       [],
@@ -193,24 +217,36 @@ async function send(rpc: Rpc, sender: Sender, m: MessageSend, group: PaymentGrou
   }
   let sent = 0;
   m.onProgress?.(0, count);
-  // Every part goes out at once; one that finds a channel full tells the group's askrene layer, and
-  // the parts routed after it spread over other paths.
-  const settled = await Promise.allSettled(
-    chunks.map((data, index) =>
-      sender.send({
+  const sendPiece = async (start: number, end: number, firstPath?: PathHop[]): Promise<SendResult[]> => {
+    const amountMsat = paid(end) - paid(start);
+    try {
+      if (amountMsat < 1)
+        throw new SendError(`${m.amountMsat} msat cannot pay ${count} parts`, [], 'too-large');
+      const part = await sender.send({
         ...base,
-        paymentHash,
-        amountMsat: Math.floor(m.amountMsat / count) + (index === count - 1 ? m.amountMsat % count : 0),
+        amountMsat,
         totalMsat: m.amountMsat,
-        final: chunkFinal(index === 0 ? author : [], data, index, count),
+        final: piece(start, m.message.subarray(start, end)),
+        firstPath,
         onDispatch: () => m.onProgress?.(++sent, count),
-      }),
-    ),
-  );
+      });
+      return [part];
+    } catch (e) {
+      // Found only a longer way round: cut the piece to what that path carries, send both halves.
+      if (!(e instanceof SendError && e.kind === 'too-large' && e.path) || count >= m.maxParts) throw e;
+      const n = fitAt(e.path, start);
+      if (n <= 0 || n >= end - start) throw e;
+      count++;
+      const halves = await Promise.all([sendPiece(start, start + n, e.path), sendPiece(start + n, end)]);
+      return halves.flat();
+    }
+  };
+  // Every part goes out at once; one that finds a channel full tells the group's askrene layer,
+  // and the parts routed after it spread over other paths.
+  const settled = await Promise.allSettled(cuts.slice(1).map((end, i) => sendPiece(cuts[i] as number, end)));
   const failed = settled.find((r) => r.status === 'rejected');
   if (failed) throw failed.reason;
-  const parts = settled.map((r) => (r as PromiseFulfilledResult<SendResult>).value);
-  return summary(paymentHash, false, parts, m.amountMsat);
+  return settled.flatMap((r) => (r as PromiseFulfilledResult<SendResult[]>).value);
 }
 
 function summary(

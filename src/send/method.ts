@@ -5,7 +5,13 @@ import { sendMessage } from './message.js';
 import { SendError, type Sender } from './sender.js';
 
 /** Error codes of `sendmessage` (documented in the README). */
-export const LNMSG_ERRORS = { refused: 1601, 'no-route': 1602, 'too-large': 1603, timeout: 1604 };
+export const LNMSG_ERRORS = {
+  refused: 1601,
+  'no-route': 1602,
+  'too-large': 1603,
+  timeout: 1604,
+  invalid: INVALID_PARAMS,
+};
 
 /** What `sendmessage` is doing, for `sendmessage_status` (the CLI's progress bar). */
 const progress = new Map<string, { sent: number; parts: number }>();

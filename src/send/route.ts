@@ -40,24 +40,13 @@ function forwardPayload(hop: PathHop, blockheight: number): Uint8Array {
 }
 
 /**
- * Onion hops for a path. With `senderHop` (for `injectpaymentonion`, which processes the onion as
- * if a peer had sent it) the sender's own forwarding payload comes first.
+ * Onion hops for a path, for `sendonion`: the first channel is ours and lightningd sends the HTLC
+ * over it itself, so the onion starts at the node after it.
  */
-export function onionHops(
-  path: readonly PathHop[],
-  blockheight: number,
-  final: FinalContents,
-  senderHop: boolean,
-): OnionHop[] {
+export function onionHops(path: readonly PathHop[], blockheight: number, final: FinalContents): OnionHop[] {
   if (path.length === 0) throw new Error('empty route');
   const last = path[path.length - 1] as PathHop;
   const hops: OnionHop[] = [];
-  if (senderHop) {
-    hops.push({
-      pubkey: fromHex((path[0] as PathHop).node_id_in),
-      payload: forwardPayload(path[0] as PathHop, blockheight),
-    });
-  }
   for (let i = 1; i < path.length; i++) {
     const hop = path[i] as PathHop;
     hops.push({ pubkey: fromHex(hop.node_id_in), payload: forwardPayload(hop, blockheight) });

@@ -1,9 +1,8 @@
 import { randomBytes } from 'node:crypto';
 import { type Rpc, RpcError } from '../cln/rpc.js';
-import { decodeFailureMessage, decryptFailureReply, failureCodeName, NODE } from '../onion/failure.js';
+import { failureCodeName, NODE } from '../onion/failure.js';
 import { HOP_PAYLOADS_SIZE, hopPayloadsSize } from '../onion/sphinx.js';
-import { fromHex, toHex } from '../wire/bytes.js';
-import { CodecError } from '../wire/errors.js';
+import { toHex } from '../wire/bytes.js';
 import {
   type FinalContents,
   type GetroutesRoute,
@@ -41,6 +40,8 @@ export class PaymentGroup {
    * failing is avoided by the others (they then spread over other paths).
    */
   layer?: Promise<string | undefined>;
+  /** Set once the payee refused one HTLC: the others stop trying (the payment cannot complete). */
+  stopped?: SendError;
   nextPartId(): number {
     return ++this.lastPartId;
   }
@@ -63,7 +64,7 @@ export interface SendResult {
   failures: Failure[];
   feeMsat: number;
   amountSentMsat: number;
-  method: 'injectpaymentonion' | 'sendonion';
+  method: 'sendonion';
   send: unknown;
   wait: unknown;
 }
@@ -73,16 +74,15 @@ export class SendError extends Error {
   constructor(
     message: string,
     readonly failures: Failure[],
-    readonly kind: 'refused' | 'no-route' | 'too-large' | 'timeout',
+    readonly kind: 'refused' | 'no-route' | 'too-large' | 'timeout' | 'invalid',
+    /** For `too-large`: the path the contents did not fit. */
+    readonly path?: PathHop[],
   ) {
     super(message);
   }
 }
 
 const UNKNOWN_COMMAND = -32601;
-const INVALID_PARAMS = -32602;
-const ONION_REPLY_UNDECRYPTED = 218;
-const ALREADY_PAID = 219;
 
 interface Attempt {
   ok: boolean;
@@ -94,12 +94,10 @@ interface Attempt {
 
 /**
  * Pays a payment hash with a custom final payload: askrene routes, `createonion` builds,
- * `injectpaymentonion` (or `sendonion` on older nodes) sends, and each failure teaches askrene
- * something before the next try.
+ * `sendonion` sends with the first hop outside the onion (so the onion's 1300 bytes are all for
+ * the hops after it), and each failure teaches askrene something before the next try.
  */
 export class Sender {
-  private injectSupported = true;
-  private injectTakesDestination = true;
   private getroutesSupported = true;
 
   constructor(
@@ -119,6 +117,7 @@ export class Sender {
       await this.forget(req.group);
     };
     for (let attempt = 1; ;) {
+      if (req.group.stopped) throw req.group.stopped;
       let path: PathHop[];
       try {
         path =
@@ -138,12 +137,10 @@ export class Sender {
         await pauseAndForget();
         continue;
       }
-      const senderHop = this.injectSupported;
-      this.checkFits(path, info.blockheight, req, senderHop);
-      const result = await this.attempt(path, info.blockheight, req, attempt);
+      this.checkFits(path, info.blockheight, req);
+      const result = await this.sendonion(path, info.blockheight, req, attempt);
       if (result.ok) {
-        const first = path[0] as PathHop;
-        const sent = senderHop ? first.amount_in_msat : first.amount_out_msat;
+        const sent = (path[0] as PathHop).amount_out_msat;
         return {
           paymentPreimage: result.preimage as string,
           path,
@@ -151,7 +148,7 @@ export class Sender {
           failures,
           feeMsat: sent - req.amountMsat,
           amountSentMsat: sent,
-          method: this.injectSupported ? 'injectpaymentonion' : 'sendonion',
+          method: 'sendonion',
           send: result.send,
           wait: result.wait,
         };
@@ -159,15 +156,15 @@ export class Sender {
       const failure = { ...(result.failure as Failure), attempt };
       failures.push(failure);
       this.log(`attempt ${attempt} failed: ${describe(failure)}`);
-      if (failure.erringIndex === path.length) {
-        throw new SendError(`the payee refused the payment: ${describe(failure)}`, failures, 'refused');
-      }
-      if (failure.erringIndex === undefined) {
-        throw new SendError(
-          `the payment failed and no node can be blamed: ${failure.message}`,
+      if (failure.erringIndex === path.length || failure.erringIndex === undefined) {
+        req.group.stopped ??= new SendError(
+          failure.erringIndex === undefined
+            ? `the payment failed and no node can be blamed: ${failure.message}`
+            : `the payee refused the payment: ${describe(failure)}`,
           failures,
           'refused',
         );
+        throw req.group.stopped;
       }
       if (Date.now() >= deadline) {
         throw new SendError(
@@ -202,11 +199,6 @@ export class Sender {
       if (e instanceof RpcError && e.code === UNKNOWN_COMMAND) return undefined;
       throw e;
     }
-  }
-
-  /** Whether the onions this node sends start with its own hop (true while injectpaymentonion works). */
-  get sendsWithOwnHop(): boolean {
-    return this.injectSupported;
   }
 
   async route(self: string, req: SendRequest, layer?: string, failures: Failure[] = []): Promise<PathHop[]> {
@@ -248,81 +240,24 @@ export class Sender {
     }
   }
 
-  private checkFits(path: PathHop[], blockheight: number, req: SendRequest, senderHop: boolean): void {
-    const size = hopPayloadsSize(onionHops(path, blockheight, req.final, senderHop).map((h) => h.payload));
+  private checkFits(path: PathHop[], blockheight: number, req: SendRequest): void {
+    const size = hopPayloadsSize(onionHops(path, blockheight, req.final).map((h) => h.payload));
     if (size > HOP_PAYLOADS_SIZE) {
       throw new SendError(
         `the message needs ${size - HOP_PAYLOADS_SIZE} bytes more than a ${path.length}-hop onion holds`,
         [],
         'too-large',
+        path,
       );
     }
   }
 
-  private async attempt(
-    path: PathHop[],
-    blockheight: number,
-    req: SendRequest,
-    attempt: number,
-  ): Promise<Attempt> {
-    if (this.injectSupported) {
-      try {
-        return await this.inject(path, blockheight, req);
-      } catch (e) {
-        if (!(e instanceof RpcError && e.code === UNKNOWN_COMMAND)) throw e;
-        this.injectSupported = false;
-      }
-    }
-    return this.sendonion(path, blockheight, req, attempt);
-  }
-
-  private async createOnion(path: PathHop[], blockheight: number, req: SendRequest, senderHop: boolean) {
-    const hops = onionHops(path, blockheight, req.final, senderHop);
+  private async createOnion(path: PathHop[], blockheight: number, req: SendRequest) {
+    const hops = onionHops(path, blockheight, req.final);
     return this.rpc.call<{ onion: string; shared_secrets: string[] }>('createonion', {
       hops: hops.map((h) => ({ pubkey: toHex(h.pubkey), payload: toHex(h.payload) })),
       assocdata: req.paymentHash,
     });
-  }
-
-  private async inject(path: PathHop[], blockheight: number, req: SendRequest): Promise<Attempt> {
-    const first = path[0] as PathHop;
-    const onion = await this.createOnion(path, blockheight, req, true);
-    req.onDispatch?.();
-    const params = {
-      onion: onion.onion,
-      payment_hash: req.paymentHash,
-      amount_msat: first.amount_in_msat,
-      cltv_expiry: blockheight + first.cltv_in,
-      partid: req.group.nextPartId(),
-      groupid: req.group.id,
-      destination_msat: req.amountMsat,
-    };
-    const call = () =>
-      this.rpc.call<{ payment_preimage: string }>('injectpaymentonion', {
-        ...params,
-        ...(this.injectTakesDestination ? { destination: req.destination } : {}),
-      });
-    try {
-      const send = await call().catch((e: unknown) => {
-        // Before v26.06 injectpaymentonion had no `destination`: refused unsent, so send it again without.
-        if (!(e instanceof RpcError && e.code === INVALID_PARAMS && /destination/.test(e.message))) throw e;
-        this.injectTakesDestination = false;
-        return call();
-      });
-      return { ok: true, preimage: send.payment_preimage, send, wait: { status: 'complete', ...send } };
-    } catch (e) {
-      if (!(e instanceof RpcError) || e.code === UNKNOWN_COMMAND) throw e;
-      const paid = (e.data as { payment_preimage?: string } | undefined)?.payment_preimage;
-      if (e.code === ALREADY_PAID && paid) return { ok: true, preimage: paid, send: e.data, wait: e.data };
-      const reply = (e.data as { onionreply?: string } | undefined)?.onionreply;
-      if (e.code !== ONION_REPLY_UNDECRYPTED || !reply) {
-        return {
-          ok: false,
-          failure: { attempt: 0, erringIndex: 0, codeName: 'local_failure', message: e.message },
-        };
-      }
-      return { ok: false, failure: decodeReply(path, onion.shared_secrets, reply) };
-    }
   }
 
   private async sendonion(
@@ -332,7 +267,7 @@ export class Sender {
     attempt: number,
   ): Promise<Attempt> {
     const first = path[0] as PathHop;
-    const onion = await this.createOnion(path, blockheight, req, false);
+    const onion = await this.createOnion(path, blockheight, req);
     req.onDispatch?.();
     const partid = req.group.nextPartId();
     const send = await this.rpc.call('sendonion', {
@@ -393,35 +328,6 @@ export class Sender {
         enabled: false,
       });
     }
-  }
-}
-
-/** Decrypts an `injectpaymentonion` failure (code 218) with the onion's shared secrets. */
-export function decodeReply(path: PathHop[], sharedSecrets: string[], reply: string): Failure {
-  try {
-    const f = decryptFailureReply(
-      sharedSecrets.map((s) => fromHex(s)),
-      fromHex(reply, 'onionreply'),
-    );
-    const msg = decodeFailureMessage(f.failureMessage);
-    // The onion starts with our own hop, so its index is waitsendpay's erring_index: 0 is us.
-    const hop = path[f.hopIndex];
-    return {
-      attempt: 0,
-      erringIndex: f.hopIndex,
-      erringNode: f.hopIndex === 0 ? path[0]?.node_id_in : path[f.hopIndex - 1]?.node_id_out,
-      erringChannel: hop?.short_channel_id_dir ?? path.at(-1)?.short_channel_id_dir,
-      code: msg.code,
-      codeName: msg.codeName,
-      message: `${msg.codeName} from hop ${f.hopIndex}`,
-    };
-  } catch (e) {
-    if (!(e instanceof CodecError)) throw e;
-    return {
-      attempt: 0,
-      codeName: 'unreadable_reply',
-      message: `failure reply could not be decrypted: ${e.message}`,
-    };
   }
 }
 

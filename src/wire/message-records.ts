@@ -10,8 +10,12 @@ import type { TlvRecord } from './tlv.js';
 export const RECORD = {
   /** The message (text or bytes); the type is configurable, this is the default. */
   message: 34349334n,
-  /** lnmsg: one chunk of a message split over the parts of a multi-part payment. */
-  chunk: 34349336n,
+  /**
+   * lnmsg: one piece of a message split over the parts of a multi-part payment, by byte offset
+   * (see `Chunk`). Even: a payee that cannot reassemble refuses the part. lnmsg 0.1 used
+   * 34349336 with an index and a count instead; that form is not read any more.
+   */
+  chunk: 34349338n,
   /** Signature by the sender's node key (64 bytes, r||s), see `signedBytes`. */
   signature: 34349337n,
   /** The sender's node id (33 bytes). */
@@ -31,32 +35,56 @@ export const RESERVED_RECORDS: ReadonlySet<bigint> = new Set([
   RECORD.keysendPreimage,
 ]);
 
+/**
+ * A piece of a message: `total` bytes in all, this one's `data` at `offset`. The payer's random
+ * `token` ties the parts of one message together (a node on the route knows the payment hash but
+ * cannot read the token). The piece at offset 0 also names the whole message by `messageId`, the
+ * first 16 bytes of its SHA256, which checks the reassembly.
+ */
 export interface Chunk {
-  /** First 16 bytes of SHA256 of the whole message: names the message and checks its reassembly. */
-  messageId: Uint8Array;
-  index: number;
-  count: number;
+  token: Uint8Array;
+  offset: number;
+  total: number;
+  messageId?: Uint8Array;
   data: Uint8Array;
 }
 
-export const CHUNK_HEADER_BYTES = 16 + 2 + 2;
+export const CHUNK_TOKEN_BYTES = 8;
+/** Bytes of a chunk's value before its data: token, offset, total (and the id at offset 0). */
+export const chunkHeaderBytes = (offset: number) => CHUNK_TOKEN_BYTES + 4 + 4 + (offset === 0 ? 16 : 0);
 
 export function encodeChunk(c: Chunk): Uint8Array {
-  if (c.messageId.length !== 16) throw new CodecError('invalid-value', 'chunk message id must be 16 bytes');
-  if (c.count < 1 || c.count > 0xffff || c.index < 0 || c.index >= c.count) {
-    throw new CodecError('invalid-value', `chunk ${c.index} of ${c.count} is out of range`);
-  }
-  return concat(c.messageId, encodeUint(BigInt(c.index), 2), encodeUint(BigInt(c.count), 2), c.data);
+  if (c.token.length !== CHUNK_TOKEN_BYTES)
+    throw new CodecError('invalid-value', 'chunk token must be 8 bytes');
+  if ((c.offset === 0) !== (c.messageId?.length === 16))
+    throw new CodecError('invalid-value', 'the chunk at offset 0, and only it, carries a 16-byte message id');
+  checkRange(c.offset, c.data.length, c.total);
+  return concat(
+    c.token,
+    encodeUint(BigInt(c.offset), 4),
+    encodeUint(BigInt(c.total), 4),
+    c.messageId ?? new Uint8Array(0),
+    c.data,
+  );
 }
 
 export function decodeChunk(value: Uint8Array): Chunk {
   const r = new Reader(value, 'chunk record');
-  const messageId = r.take(16, 'chunk message id').slice();
-  const index = Number(r.uint(2, 'chunk index'));
-  const count = Number(r.uint(2, 'chunk count'));
-  if (count === 0 || index >= count)
-    throw new CodecError('invalid-value', `chunk ${index} of ${count} is out of range`);
-  return { messageId, index, count, data: r.take(r.remaining).slice() };
+  const token = r.take(CHUNK_TOKEN_BYTES, 'chunk token').slice();
+  const offset = Number(r.uint(4, 'chunk offset'));
+  const total = Number(r.uint(4, 'chunk total'));
+  const messageId = offset === 0 ? r.take(16, 'chunk message id').slice() : undefined;
+  const data = r.take(r.remaining).slice();
+  checkRange(offset, data.length, total);
+  return { token, offset, total, ...(messageId ? { messageId } : {}), data };
+}
+
+function checkRange(offset: number, length: number, total: number): void {
+  if (length === 0 || offset + length > total)
+    throw new CodecError(
+      'invalid-value',
+      `chunk of ${length} bytes at ${offset} does not fit a ${total}-byte message`,
+    );
 }
 
 /**
