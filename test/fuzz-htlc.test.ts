@@ -5,6 +5,8 @@ import { sha256 } from '@noble/hashes/sha2.js';
 import fc from 'fast-check';
 import type { HtlcAcceptedResult } from '../src/cln/hook-types.js';
 import {
+  decodeFailureMessage,
+  decodeRefusal,
   encodeBigSize,
   encodeFinalPayload,
   encodeTlvRecord,
@@ -129,8 +131,11 @@ test(
         };
         const r: HtlcAcceptedResult = await htlcAccepted(receiver, request);
         counts[r.result] = (counts[r.result] ?? 0) + 1;
-        if (r.result === 'fail') assert.match(r.failure_message, /^(400f[0-9a-f]{24}|0017)$/);
-        else if (r.result === 'resolve') assert.equal(toHex(sha256(fromHex(r.payment_key))), hash);
+        if (r.result === 'fail') {
+          assert.match(r.failure_message, /^(400f[0-9a-f]{24}([0-9a-f]{2})*|0017)$/);
+          const trailing = decodeFailureMessage(fromHex(r.failure_message)).trailing;
+          if (trailing) assert.ok(decodeRefusal(trailing), 'what follows the BOLT 4 fields is a refusal');
+        } else if (r.result === 'resolve') assert.equal(toHex(sha256(fromHex(r.payment_key))), hash);
         else assert.deepEqual(r, { result: 'continue' });
         // Only a well-formed payment for one of our hashes settles.
         if (r.result === 'resolve') assert.ok(inv || h.mutation.kind === 'keysend');

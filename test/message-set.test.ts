@@ -225,11 +225,15 @@ describe('MessageSet: complete', () => {
   test('complete -> refused: the payee refuses the message (amount, size, budget, already stored)', async () => {
     const h = harness();
     const { set, answers } = await completeSet(h);
-    h.completes[0]?.resolve({ kind: 'refuse', reason: 'amount 3000 < 5000 asked' });
+    h.completes[0]?.resolve({ kind: 'refuse', reason: 'amount 3000 < 5000 asked', cause: 'amount_too_low' });
     await settleMicrotasks();
     assert.equal(set.state, 'refused');
     for (const a of answers)
-      assert.deepEqual(a.answer, { settle: false, reason: 'amount 3000 < 5000 asked' });
+      assert.deepEqual(a.answer, {
+        settle: false,
+        reason: 'amount 3000 < 5000 asked',
+        cause: 'amount_too_low',
+      });
   });
 
   test('complete -> refused: a store that cannot write never lets a part settle', async () => {
@@ -281,7 +285,8 @@ describe('MessageSet: deciding', () => {
     assert.deepEqual(await result, { ok: true, state: 'refused' });
     await settleMicrotasks();
     assert.equal(set.state, 'refused');
-    for (const a of answers) assert.deepEqual(a.answer, { settle: false, reason: 'sold out' });
+    for (const a of answers)
+      assert.deepEqual(a.answer, { settle: false, reason: 'sold out', cause: 'refused' });
   });
 
   test('deciding -> refused: no decision by the deadline', async () => {
@@ -358,7 +363,11 @@ describe('MessageSet: decisions that cannot apply', () => {
     h.completes[0]?.resolve({ kind: 'settle' });
     await settleMicrotasks();
     const late = await set.offer(part(0, { htlcId: 5 }));
-    assert.deepEqual(late, { settle: false, reason: 'this payment hash was already paid' });
+    assert.deepEqual(late, {
+      settle: false,
+      reason: 'this payment hash was already paid',
+      cause: 'already_paid',
+    });
     assert.deepEqual(await set.offer(part(0)), { settle: true }, 'a replay of a settled part still settles');
   });
 });
@@ -406,6 +415,6 @@ describe('MessageSet: restored after a restart while deciding', () => {
     await settleMicrotasks();
     h.finishes[0]?.resolve();
     await settleMicrotasks();
-    assert.deepEqual(replay.answer, { settle: false, reason: 'decider says no' });
+    assert.deepEqual(replay.answer, { settle: false, reason: 'decider says no', cause: 'refused' });
   });
 });

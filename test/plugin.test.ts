@@ -2,7 +2,14 @@ import assert from 'node:assert/strict';
 import { mkdirSync } from 'node:fs';
 import { after, before, describe, test } from 'node:test';
 import { sha256 } from '@noble/hashes/sha2.js';
-import { DEFAULT_MESSAGE_TLV_TYPE, fromHex, toHex, utf8 } from '../src/index.js';
+import {
+  decodeFailureMessage,
+  decodeRefusal,
+  DEFAULT_MESSAGE_TLV_TYPE,
+  fromHex,
+  toHex,
+  utf8,
+} from '../src/index.js';
 import { FIXTURES } from './support/fake-lightningd.js';
 import { htlcRequest } from './support/htlc.js';
 import { Node } from './support/plugin-node.js';
@@ -89,11 +96,17 @@ describe('bin/lnmsg-plugin driven with recorded lightningd messages', FIX, () =>
       const answer = await node.plugin.request(raw);
       const r = answer.result as { result: string; payment_key?: string };
       const hash = (msg.params as { htlc: { payment_hash: string } }).htlc.payment_hash;
+      const payload = (msg.params as { onion: { payload: string } }).onion.payload;
       // Only node 3 registered before lightningd's keysend plugin saw the unstripped 34349334 record.
       if (rec.step === 'htlc-xkeysend-before-keysend' && rec.node === 3) {
         assert.equal(r.result, 'resolve', `${rec.step} ${msg.id}`);
         assert.equal(toHex(sha256(fromHex(r.payment_key ?? ''))), hash);
         received.push(hash);
+      } else if (rec.node === 3 && payload.includes('fe020c2116')) {
+        // A message record to a hash lnmsg never made (record.py's random hashes): refused, saying so.
+        const failure = (answer.result as { failure_message: string }).failure_message;
+        const trailing = decodeFailureMessage(fromHex(failure)).trailing;
+        assert.equal(trailing && decodeRefusal(trailing)?.cause, 'unknown_hash', `${rec.step} ${msg.id}`);
       } else {
         assert.deepEqual(r, { result: 'continue' }, `${rec.step} node ${rec.node} ${msg.id}`);
         continued++;
@@ -173,7 +186,8 @@ describe('bin/lnmsg-plugin driven with recorded lightningd messages', FIX, () =>
     const again = await node.hook({ ...request, htlc: { ...request.htlc, id: request.htlc.id + 1 } });
     const fail = again.result as { result: string; failure_message: string };
     assert.equal(fail.result, 'fail');
-    assert.match(fail.failure_message, /^400f00000000000003e8[0-9a-f]{8}$/);
+    // htlc_msat 1000 and the height, then the refusal's cause: already paid (3).
+    assert.match(fail.failure_message, /^400f00000000000003e8[0-9a-f]{8}fe020c21590103$/);
   });
 
   test('refusals: short amount, malformed payload, each with 0x400f; no lnmsg record: left to lightningd', async () => {

@@ -5,6 +5,8 @@ import { secp256k1 } from '@noble/curves/secp256k1.js';
 import { sha256 } from '@noble/hashes/sha2.js';
 import type { HtlcAcceptedResult } from '../src/cln/hook-types.js';
 import {
+  decodeFailureMessage,
+  decodeRefusal,
   encodeChunk,
   encodeUint,
   fromHex,
@@ -52,6 +54,12 @@ const final = (records: TlvRecord[], extra: object = {}) => ({
 });
 const isFail = (r: HtlcAcceptedResult, code = '400f') =>
   r.result === 'fail' && r.failure_message.startsWith(code);
+/** The lnmsg refusal after an incorrect_or_unknown_payment_details' fields. */
+const refusalOf = (r: HtlcAcceptedResult) => {
+  if (r.result !== 'fail') return undefined;
+  const trailing = decodeFailureMessage(fromHex(r.failure_message)).trailing;
+  return trailing && decodeRefusal(trailing);
+};
 
 describe('receiver: single-part messages', needsShared('fixtures'), () => {
   test('settles with the preimage after storing the message', async () => {
@@ -136,15 +144,49 @@ describe('receiver: single-part messages', needsShared('fixtures'), () => {
     }
   });
 
-  test('HTLCs that are not ours continue at once', async () => {
+  test('HTLCs without lnmsg records continue at once; a message to a hash lnmsg never made says so', async () => {
     const { receiver } = await setup();
+    const plain = await receiver.onHtlcAccepted(
+      htlcRequest({
+        paymentHash: toHex(randomBytes(32)),
+        payload: final([{ type: 34349335n, value: text('x') }]),
+      }),
+    );
+    assert.deepEqual(plain, { result: 'continue' });
     const r = await receiver.onHtlcAccepted(
       htlcRequest({
         paymentHash: toHex(randomBytes(32)),
         payload: final([{ type: TYPE, value: text('x') }]),
       }),
     );
-    assert.deepEqual(r, { result: 'continue' });
+    assert.equal(refusalOf(r)?.cause, 'unknown_hash');
+  });
+
+  test('each refusal names its cause after the BOLT 4 fields; a refusal by the payee carries its reason', async () => {
+    const { receiver } = await setup({ maxMessageBytes: 10 });
+    const asked = await receiver.newInvoice({ amountMsat: 2000 });
+    const pay = (hash: string, message: Uint8Array, amountMsat = 2000) =>
+      receiver.onHtlcAccepted(
+        htlcRequest({
+          paymentHash: hash,
+          amountMsat,
+          payload: final([{ type: TYPE, value: message }], { amtToForward: BigInt(amountMsat) }),
+        }),
+      );
+    assert.deepEqual(refusalOf(await pay(asked.paymentHash, text('hi'), 1000)), {
+      cause: 'amount_too_low',
+      reason: 'at least 2000 msat',
+    });
+    assert.deepEqual(refusalOf(await pay(asked.paymentHash, new Uint8Array(11))), {
+      cause: 'too_large',
+      reason: 'at most 10 bytes',
+    });
+    const held = await receiver.newInvoice({ hold: true });
+    const pending = pay(held.paymentHash, text('hi'));
+    await receiver.wait(held.paymentHash, 5000);
+    await receiver.decide(held.paymentHash, { accept: false, reason: 'sold out' });
+    assert.deepEqual(refusalOf(await pending), { cause: 'refused', reason: 'sold out' });
+    assert.deepEqual(refusalOf(await pay(held.paymentHash, text('again'))), { cause: 'already_paid' });
   });
 });
 
@@ -394,7 +436,7 @@ describe('receiver: spontaneous (keysend) messages', needsShared('fixtures'), ()
     assert.deepEqual([m?.spontaneous, m?.messageHex], [true, toHex(text('boost!'))]);
   });
 
-  test('a plain keysend, or one whose preimage does not match, is left to lightningd', async () => {
+  test('a plain keysend is left to lightningd; a message whose keysend preimage does not match is refused', async () => {
     const { receiver } = await setup();
     const { preimage, hash } = preimageAndHash();
     const plain = await receiver.onHtlcAccepted(
@@ -409,7 +451,8 @@ describe('receiver: spontaneous (keysend) messages', needsShared('fixtures'), ()
         ]),
       }),
     );
-    assert.deepEqual([plain, wrong], [{ result: 'continue' }, { result: 'continue' }]);
+    assert.deepEqual(plain, { result: 'continue' });
+    assert.equal(refusalOf(wrong)?.cause, 'unknown_hash', 'a message, but neither our hash nor a keysend');
   });
 });
 

@@ -39,12 +39,20 @@ export function failureCodeName(code: number): string {
   return FAILURE_CODES[code] ?? `unknown_failure_0x${code.toString(16).padStart(4, '0')}`;
 }
 
-/** incorrect_or_unknown_payment_details (0x400F) with htlc_msat and the current block height. */
-export function incorrectOrUnknownPaymentDetails(htlcMsat: bigint, blockHeight: number): Uint8Array {
+/**
+ * incorrect_or_unknown_payment_details (0x400F) with htlc_msat and the current block height, and
+ * `extra` bytes after them (which a payer that does not know them ignores, BOLT 4).
+ */
+export function incorrectOrUnknownPaymentDetails(
+  htlcMsat: bigint,
+  blockHeight: number,
+  extra: Uint8Array = new Uint8Array(0),
+): Uint8Array {
   return concat(
     encodeUint(BigInt(PERM | 15), 2),
     encodeUint(htlcMsat, 8),
     encodeUint(BigInt(blockHeight), 4),
+    extra,
   );
 }
 
@@ -110,9 +118,11 @@ export interface FailureMessage {
   height?: number;
   /** The channel_update some UPDATE failures carry. */
   channelUpdate?: Uint8Array;
+  /** incorrect_or_unknown_payment_details: bytes after its fields (an lnmsg payee's refusal). */
+  trailing?: Uint8Array;
 }
 
-/** Parses a BOLT 4 failure message far enough to act on it; trailing TLVs are ignored. */
+/** Parses a BOLT 4 failure message far enough to act on it; other trailing bytes are ignored. */
 export function decodeFailureMessage(message: Uint8Array): FailureMessage {
   const r = new Reader(message, 'failure message');
   const code = Number(r.uint(2, 'failure_code'));
@@ -124,6 +134,7 @@ export function decodeFailureMessage(message: Uint8Array): FailureMessage {
   if (code === (PERM | 15) && r.remaining > 0) {
     out.htlcMsat = r.uint(8, 'htlc_msat');
     if (r.remaining > 0) out.height = Number(r.uint(4, 'height'));
+    if (r.remaining > 0) out.trailing = r.take(r.remaining).slice();
   } else if (code === (UPDATE | 11) || code === (UPDATE | 12)) {
     out.htlcMsat = r.uint(8, 'htlc_msat');
     update();

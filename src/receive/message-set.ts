@@ -1,6 +1,7 @@
 import { sha256 } from '@noble/hashes/sha2.js';
 import type { HtlcRef } from '../store/messages.js';
 import { concat, equalBytes } from '../wire/bytes.js';
+import type { RefusalCause } from '../wire/refusal.js';
 
 /**
  * The HTLCs of one message (one part, or every part of a multi-part payment) and their one fate.
@@ -17,7 +18,9 @@ import { concat, equalBytes } from '../wire/bytes.js';
  */
 export type SetState = 'collecting' | 'complete' | 'deciding' | 'settled' | 'refused';
 
-export type Answer = { settle: true } | { settle: false; reason: string; timeout?: boolean };
+/** How the HTLCs are answered; a refusal says why, for the log and (its cause) for the payer. */
+export type Answer =
+  { settle: true } | { settle: false; reason: string; cause: RefusalCause; timeout?: boolean };
 
 export type Decision = { accept: true } | { accept: false; reason: string };
 
@@ -41,7 +44,7 @@ export interface Part<C = unknown> {
 /** What storing a complete message led to. */
 export type Completion =
   | { kind: 'settle' }
-  | { kind: 'refuse'; reason: string }
+  | { kind: 'refuse'; reason: string; cause: RefusalCause }
   | { kind: 'hold'; deadlineMs: number; decider?: (deadlineMs: number) => Promise<Decision> };
 
 export interface SetEffects<C> {
@@ -125,23 +128,24 @@ export class MessageSet<C = unknown> {
     if (this.current !== 'collecting') {
       return Promise.resolve(
         this.current === 'settled'
-          ? refused('this payment hash was already paid')
+          ? refused('this payment hash was already paid', 'already_paid')
           : refused(
               `another payment for this hash is ${this.current === 'refused' ? 'refused' : 'in progress'}`,
+              'already_paid',
             ),
       );
     }
     const first = this.first;
     if (first && !equalBytes(part.secret, first.secret)) {
       // Not the payer of the first part: it cannot speak for the set.
-      return Promise.resolve(refused('a part with another payment secret'));
+      return Promise.resolve(refused('a part with another payment secret', 'malformed'));
     }
     const problem = first ? disagreement(first, part, this.pieces) : undefined;
     this.parts.set(refKey(part.htlc), { part, answer: this.answered });
     this.pieces.set(part.offset, part);
     this.covered += part.data.length;
     if (problem) {
-      this.end(refused(problem));
+      this.end(refused(problem, 'malformed'));
       return this.answered;
     }
     if (!first) {
@@ -149,6 +153,7 @@ export class MessageSet<C = unknown> {
       this.cancelTimer = this.fx.after(this.fx.partTimeoutMs, () =>
         this.end({
           settle: false,
+          cause: 'malformed',
           timeout: true,
           reason: `only ${this.covered} of ${part.total} bytes within ${this.fx.partTimeoutMs / 1000}s`,
         }),
@@ -178,16 +183,20 @@ export class MessageSet<C = unknown> {
     const message = concat(...ordered.map((p) => p.data));
     const id = this.pieces.get(0)?.messageId;
     if (!id || !equalBytes(sha256(message).subarray(0, 16), id)) {
-      return this.end(refused('the reassembled message does not match its id'));
+      return this.end(refused('the reassembled message does not match its id', 'malformed'));
     }
     let c: Completion;
     try {
       c = await this.fx.complete(ordered, message);
     } catch (e) {
-      c = { kind: 'refuse', reason: `could not store the message: ${(e as Error).message}` };
+      c = {
+        kind: 'refuse',
+        reason: `could not store the message: ${(e as Error).message}`,
+        cause: 'refused',
+      };
     }
     if (c.kind === 'settle') this.end({ settle: true });
-    else if (c.kind === 'refuse') this.end(refused(c.reason));
+    else if (c.kind === 'refuse') this.end(refused(c.reason, c.cause));
     else this.hold(c.deadlineMs, c.decider);
   }
 
@@ -200,12 +209,12 @@ export class MessageSet<C = unknown> {
       } catch (e) {
         // Unwritten, a "settled" would be a lie if the HTLCs failed later: refuse instead.
         this.fx.log(`could not record the decision on ${this.paymentHash}: ${(e as Error).message}`);
-        this.end(refused(`the decision could not be recorded: ${(e as Error).message}`));
+        this.end(refused(`the decision could not be recorded: ${(e as Error).message}`, 'refused'));
         return d.accept
           ? { ok: false, why: 'the decision could not be recorded; the payment was refused' }
           : { ok: true, state: 'refused' };
       }
-      this.end(d.accept ? { settle: true } : refused(d.reason));
+      this.end(d.accept ? { settle: true } : refused(d.reason, 'refused'));
       return { ok: true, state: d.accept ? 'settled' : 'refused' };
     };
     const seconds = Math.max(0, Math.round((deadlineMs - this.fx.now()) / 1000));
@@ -224,8 +233,8 @@ export class MessageSet<C = unknown> {
   }
 }
 
-function refused(reason: string): Answer {
-  return { settle: false, reason };
+function refused(reason: string, cause: RefusalCause): Answer {
+  return { settle: false, reason, cause };
 }
 
 function refKey(h: HtlcRef): string {

@@ -12,6 +12,7 @@ import type {
 } from '../store/messages.js';
 import { fromHex, toHex } from '../wire/bytes.js';
 import { CodecError } from '../wire/errors.js';
+import { encodeRefusal, type RefusalCause } from '../wire/refusal.js';
 import { type DecodedHopPayload, decodeHopPayload, stripLengthPrefix } from '../wire/hop-payload.js';
 import {
   decodeChunk,
@@ -234,10 +235,12 @@ export class Receiver {
     const hash = htlc.payment_hash;
     // lightningd parsed a forwarding payload: not for us, and the fast path for forwards.
     if (req.onion.short_channel_id !== undefined) return CONTINUE;
-    const refuse = (why: string, message?: Uint8Array): HtlcAcceptedResult => {
-      this.log('info', `refusing HTLC ${htlc.short_channel_id}/${htlc.id} for ${hash}: ${why}`);
+    const refuse = (p: Problem, message?: Uint8Array): HtlcAcceptedResult => {
+      this.log('info', `refusing HTLC ${htlc.short_channel_id}/${htlc.id} for ${hash}: ${p.why}`);
       const height = htlc.cltv_expiry - htlc.cltv_expiry_relative;
-      const failure = message ?? incorrectOrUnknownPaymentDetails(BigInt(htlc.amount_msat), height);
+      // The cause (and, where it is the payee's to give, a reason) rides after BOLT 4's fields.
+      const refusal = encodeRefusal({ cause: p.cause, ...(p.reason ? { reason: p.reason } : {}) });
+      const failure = message ?? incorrectOrUnknownPaymentDetails(BigInt(htlc.amount_msat), height, refusal);
       return { result: 'fail', failure_message: toHex(failure) };
     };
 
@@ -246,7 +249,9 @@ export class Receiver {
       payload = decodeHopPayload(stripLengthPrefix(fromHex(req.onion.payload)), (t) => this.understands(t));
     } catch (e) {
       if (!(e instanceof CodecError)) throw e;
-      return (await this.isOurs(hash)) ? refuse(`malformed payload: ${e.message}`) : CONTINUE;
+      return (await this.isOurs(hash))
+        ? refuse(problem('malformed', `malformed payload: ${e.message}`))
+        : CONTINUE;
     }
     // Our hash on an HTLC we should forward: not a payment to us, so lightningd decides.
     if (payload.shortChannelId !== undefined) return CONTINUE;
@@ -261,27 +266,33 @@ export class Receiver {
       part = partOf(ref, payload, chunkValue, messageBytes);
     } catch (e) {
       if (!(e instanceof CodecError)) throw e;
-      return (await this.isOurs(hash)) ? refuse(`bad chunk: ${e.message}`) : CONTINUE;
+      return (await this.isOurs(hash)) ? refuse(problem('malformed', `bad chunk: ${e.message}`)) : CONTINUE;
     }
     let entry = this.sets.get(hash);
     // A new HTLC (not a replay into a set in memory): is the hash ours, paid, held?
     if (!entry?.set.knows(ref)) {
       const [inv, stored] = await Promise.all([this.store.invoice(hash), this.store.message(hash)]);
       const preimage = inv ? fromHex(inv.preimage) : this.keysendPreimage(payload, hash);
-      if (!preimage) return CONTINUE;
+      // Addressed to lnmsg (its records), but a hash it never made and no keysend: say so, rather
+      // than leave lightningd to fail the unreadable payload as if the payee did not run lnmsg.
+      if (!preimage) return refuse(problem('unknown_hash', 'this payment hash is unknown here'));
       entry = this.sets.get(hash);
       if (!entry && stored) {
         if (!stored.htlcs.some((h) => h.channel === ref.channel && h.id === ref.id)) {
-          return refuse('this payment hash was already paid');
+          return refuse(problem('already_paid', 'this payment hash was already paid'));
         }
         // lightningd replays unresolved HTLCs after a restart: the same HTLC gets the same answer.
         if (stored.status === 'settled') return resolve(preimage);
-        if (stored.status === 'rejected') return refuse(`the payee refused it: ${stored.rejectReason ?? ''}`);
+        if (stored.status === 'rejected') {
+          return refuse(
+            problem('refused', `the payee refused it: ${stored.rejectReason ?? ''}`, stored.rejectReason),
+          );
+        }
         entry = this.restore(stored, inv, preimage);
       }
       if (!entry?.set.knows(ref)) {
-        const problem = this.partProblem(req, payload, inv, chunkValue, messageBytes);
-        if (problem) return refuse(problem);
+        const p = this.partProblem(req, payload, inv, part, chunkValue !== undefined);
+        if (p) return refuse(p);
       }
       if (!entry) {
         entry = { set: new MessageSet(hash, this.effects(hash, inv, this.holdUntil(req))), preimage };
@@ -290,7 +301,9 @@ export class Receiver {
     }
     const answer = await this.answerOf(entry.set, part);
     if (answer.settle) return resolve(entry.preimage);
-    return refuse(answer.reason, answer.timeout ? MPP_TIMEOUT : undefined);
+    // A refusal by the payee's decision travels with its reason; other refusals with their cause.
+    const reason = answer.cause === 'refused' ? answer.reason : undefined;
+    return refuse(problem(answer.cause, answer.reason, reason), answer.timeout ? MPP_TIMEOUT : undefined);
   }
 
   /** Offers a part; once its set has ended, forgets it (the store answers from then on). */
@@ -314,23 +327,29 @@ export class Receiver {
     req: HtlcAcceptedRequest,
     payload: DecodedHopPayload,
     inv: Invoice | undefined,
-    chunkValue: Uint8Array | undefined,
-    messageBytes: Uint8Array | undefined,
-  ): string | undefined {
+    part: Part<DecodedHopPayload>,
+    isPiece: boolean,
+  ): Problem | undefined {
     const { htlc } = req;
-    if (!inv && this.config.spontaneous === 'refuse') return 'this node does not take spontaneous messages';
-    if (!inv && chunkValue) return 'spontaneous messages are single-part';
-    if (inv?.expiresAt !== undefined && this.now() > inv.expiresAt) return 'this payment hash has expired';
+    if (!inv && this.config.spontaneous === 'refuse')
+      return problem('no_spontaneous', 'this node does not take spontaneous messages');
+    if (!inv && isPiece) return problem('malformed', 'spontaneous messages are single-part');
+    if (inv?.expiresAt !== undefined && this.now() > inv.expiresAt)
+      return problem('expired', 'this payment hash has expired');
     if (payload.amtToForward !== undefined && BigInt(htlc.amount_msat) < payload.amtToForward) {
-      return `HTLC carries ${htlc.amount_msat} msat, the onion says ${payload.amtToForward}`;
+      return problem(
+        'malformed',
+        `HTLC carries ${htlc.amount_msat} msat, the onion says ${payload.amtToForward}`,
+      );
     }
     if (htlc.cltv_expiry_relative < this.config.minFinalCltv) {
-      return `expires in ${htlc.cltv_expiry_relative} blocks, needs ${this.config.minFinalCltv}`;
+      return problem(
+        'expiry_too_soon',
+        `expires in ${htlc.cltv_expiry_relative} blocks, needs ${this.config.minFinalCltv}`,
+      );
     }
-    if (!chunkValue && messageBytes) {
-      return this.amountProblem(htlc.amount_msat, inv) ?? this.sizeProblem(messageBytes.length);
-    }
-    return undefined;
+    // A piece states the whole message's size: too large is refused at the first part, not the last.
+    return this.sizeProblem(part.total) ?? (isPiece ? undefined : this.amountProblem(htlc.amount_msat, inv));
   }
 
   /** Ms since 1970 until which this HTLC may be held, keeping `holdSafetyBlocks` in hand. */
@@ -374,17 +393,18 @@ export class Receiver {
   ): Promise<Completion> {
     const first = parts[0] as Part<DecodedHopPayload>;
     const received = parts.reduce((n, p) => n + p.htlc.amountMsat, 0);
-    const problem =
+    const p =
       (BigInt(received) < first.totalMsat
-        ? `parts carry ${received} msat of ${first.totalMsat}`
+        ? problem('amount_too_low', `parts carry ${received} msat of ${first.totalMsat}`)
         : undefined) ??
       this.amountProblem(received, inv) ??
       this.sizeProblem(message.length);
-    if (problem) return { kind: 'refuse', reason: problem };
+    if (p) return { kind: 'refuse', reason: p.why, cause: p.cause };
     if (!inv && !(await this.store.reserveSpontaneous(message.length, this.config.maxStoredBytes))) {
       return {
         kind: 'refuse',
         reason: 'the payee keeps no more spontaneous messages (lnmsg-max-stored-bytes)',
+        cause: 'storage_full',
       };
     }
     const decideBy = inv?.hold ? 'operator' : this.config.decider ? 'decider' : undefined;
@@ -408,7 +428,8 @@ export class Receiver {
     } finally {
       if (!stored && !inv) await this.store.releaseSpontaneous(message.length);
     }
-    if (!stored) return { kind: 'refuse', reason: 'a message is already stored for this hash' };
+    if (!stored)
+      return { kind: 'refuse', reason: 'a message is already stored for this hash', cause: 'already_paid' };
     for (const l of this.listeners) l(stored);
     if (!decideBy) return { kind: 'settle' };
     return { kind: 'hold', deadlineMs, decider: this.deciderFor(stored, decideBy) };
@@ -483,17 +504,23 @@ export class Receiver {
     return preimage?.length === 32 && toHex(sha256(preimage)) === paymentHash ? preimage : undefined;
   }
 
-  private amountProblem(amountMsat: number, inv: Invoice | undefined): string | undefined {
-    if (inv && amountMsat < inv.amountMsat) return `amount ${amountMsat} < ${inv.amountMsat} asked`;
-    if (amountMsat < this.config.minAmountMsat) {
-      return `amount ${amountMsat} < lnmsg-min-amount-msat ${this.config.minAmountMsat}`;
-    }
-    return undefined;
+  /** Too little paid: the payer is told the least the payee takes. */
+  private amountProblem(amountMsat: number, inv: Invoice | undefined): Problem | undefined {
+    const least = Math.max(inv?.amountMsat ?? 0, this.config.minAmountMsat);
+    return amountMsat < least
+      ? problem('amount_too_low', `amount ${amountMsat} < ${least} msat asked`, `at least ${least} msat`)
+      : undefined;
   }
 
-  private sizeProblem(bytes: number): string | undefined {
-    return bytes > this.config.maxMessageBytes
-      ? `message of ${bytes} bytes > lnmsg-max-message-bytes ${this.config.maxMessageBytes}`
+  /** Too large: the payer is told the payee's limit. */
+  private sizeProblem(bytes: number): Problem | undefined {
+    const max = this.config.maxMessageBytes;
+    return bytes > max
+      ? problem(
+          'too_large',
+          `message of ${bytes} bytes > lnmsg-max-message-bytes ${max}`,
+          `at most ${max} bytes`,
+        )
       : undefined;
   }
 
@@ -538,6 +565,17 @@ export class Receiver {
     }
     return { sender: toHex(sender), verified: true, signedPayment, sentAt };
   }
+}
+
+/** Why an HTLC is refused: `why` for the payee's log, `cause` and `reason` for the payer. */
+interface Problem {
+  cause: RefusalCause;
+  why: string;
+  reason?: string;
+}
+
+function problem(cause: RefusalCause, why: string, reason?: string): Problem {
+  return { cause, why, ...(reason ? { reason } : {}) };
 }
 
 function resolve(preimage: Uint8Array): HtlcAcceptedResult {

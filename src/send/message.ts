@@ -107,6 +107,7 @@ async function send(rpc: Rpc, sender: Sender, m: MessageSend, group: PaymentGrou
   const messageRecord = (bytes: Uint8Array): TlvRecord => ({ type: m.tlvType, value: bytes });
   const base = {
     destination: m.destination,
+    tlvType: m.tlvType,
     retryForSeconds: m.retryForSeconds,
     maxFeeMsat: m.maxFeeMsat,
     finalCltv: FINAL_CLTV,

@@ -2,7 +2,7 @@ import { param } from '../cln/params.js';
 import { INVALID_PARAMS, MethodError, type PluginContext } from '../cln/plugin.js';
 import { fromHex, utf8 } from '../wire/bytes.js';
 import { sendMessage } from './message.js';
-import { SendError, type Sender } from './sender.js';
+import { failureView, SendError, type Sender } from './sender.js';
 
 /** Error codes of `sendmessage` (documented in the README). */
 export const LNMSG_ERRORS = {
@@ -80,11 +80,11 @@ export async function sendMessageMethod(sender: Sender, p: Record<string, unknow
         node_id: h.node_id_out,
         amount_msat: h.amount_out_msat,
       })),
-      failures: r.parts.flatMap((part) => part.failures),
+      failures: r.parts.flatMap((part) => part.failures.map(failureView)),
     };
   } catch (e) {
     if (e instanceof SendError)
-      throw new MethodError(LNMSG_ERRORS[e.kind], e.message, { failures: e.failures });
+      throw new MethodError(LNMSG_ERRORS[e.kind], e.message, { failures: e.failures.map(failureView) });
     throw e;
   } finally {
     progress.delete(key);

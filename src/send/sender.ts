@@ -1,8 +1,10 @@
 import { randomBytes } from 'node:crypto';
 import { type Rpc, RpcError } from '../cln/rpc.js';
-import { failureCodeName, NODE } from '../onion/failure.js';
+import { decodeFailureMessage, failureCodeName, NODE, PERM } from '../onion/failure.js';
 import { HOP_PAYLOADS_SIZE, hopPayloadsSize } from '../onion/sphinx.js';
-import { toHex } from '../wire/bytes.js';
+import { fromHex, toHex } from '../wire/bytes.js';
+import { CodecError } from '../wire/errors.js';
+import { decodeRefusal, type Refusal } from '../wire/refusal.js';
 import {
   type FinalContents,
   type GetroutesRoute,
@@ -26,6 +28,8 @@ export interface SendRequest {
   totalMsat?: number;
   /** Called as each HTLC of this request goes out. */
   onDispatch?: () => void;
+  /** The message record's type, to name it when a payee cannot read it. */
+  tlvType?: bigint;
   /** This node's id and block height, when the caller already asked. */
   node?: { id: string; blockheight: number };
   /** A path the caller already found, for the first attempt. */
@@ -55,6 +59,57 @@ export interface Failure {
   code?: number;
   codeName: string;
   message: string;
+  /** What an lnmsg payee said of its refusal (BOLT 4 extra bytes). */
+  refusal?: Refusal;
+}
+
+/** A failure as RPC results show it: Core Lightning's snake_case. */
+export function failureView(f: Failure) {
+  return {
+    attempt: f.attempt,
+    ...(f.erringIndex === undefined ? {} : { erring_index: f.erringIndex }),
+    ...(f.erringNode === undefined ? {} : { erring_node: f.erringNode }),
+    ...(f.erringChannel === undefined ? {} : { erring_channel: f.erringChannel }),
+    ...(f.code === undefined ? {} : { failcode: f.code }),
+    failcodename: f.codeName,
+    message: f.message,
+    ...(f.refusal
+      ? { payee_cause: f.refusal.cause, ...(f.refusal.reason ? { payee_reason: f.refusal.reason } : {}) }
+      : {}),
+  };
+}
+
+/** What the payee's failure most likely means, in an operator's words. */
+export function payeeSays(f: Failure, tlvType: bigint): string {
+  const r = f.refusal;
+  switch (r?.cause) {
+    case 'unknown_hash':
+      return 'the payee does not know this payment hash (was it made by that node?)';
+    case 'expired':
+      return 'the payment hash expired at the payee: ask it for a new one';
+    case 'already_paid':
+      return 'this payment hash was already paid: a payment settles once';
+    case 'amount_too_low':
+      return `the amount is below what the payee asked (${r.reason ?? 'more'})`;
+    case 'too_large':
+      return `the message is over the payee's limit (${r.reason ?? 'smaller'})`;
+    case 'refused':
+      return `the payee refused the message: ${r.reason ?? 'no reason given'}`;
+    case 'no_spontaneous':
+      return 'the payee takes no spontaneous messages: ask it for a payment hash';
+    case 'storage_full':
+      return "the payee's room for spontaneous messages is full";
+    case 'malformed':
+      return 'the payee could not read the message (malformed, or parts that do not fit together)';
+    case 'expiry_too_soon':
+      return 'the payment would expire too soon for the payee';
+  }
+  if (f.code === (PERM | 22))
+    return `the payee does not run lnmsg, or does not take message record ${tlvType}: it could not read the payment`;
+  if (f.code === (PERM | 15))
+    return 'the payee does not know this payment hash (wrong, expired or already paid), or the amount is below what it asked';
+  if (f.code === 23) return 'the payee did not get every part of the message in time';
+  return `the payee refused the payment`;
 }
 
 export interface SendResult {
@@ -160,7 +215,7 @@ export class Sender {
         req.group.stopped ??= new SendError(
           failure.erringIndex === undefined
             ? `the payment failed and no node can be blamed: ${failure.message}`
-            : `the payee refused the payment: ${describe(failure)}`,
+            : `${payeeSays(failure, req.tlvType ?? 34349334n)} (${describe(failure)})`,
           failures,
           'refused',
         );
@@ -268,6 +323,8 @@ export class Sender {
   ): Promise<Attempt> {
     const first = path[0] as PathHop;
     const onion = await this.createOnion(path, blockheight, req);
+    // The payee refused another part meanwhile: this one would only be refused too.
+    if (req.group.stopped) throw req.group.stopped;
     req.onDispatch?.();
     const partid = req.group.nextPartId();
     const send = await this.rpc.call('sendonion', {
@@ -295,17 +352,26 @@ export class Sender {
         erring_node?: string;
         erring_channel?: string;
         failcode?: number;
+        raw_message?: string;
       };
+      // lightningd knows no route for a sendonion: the erring node and channel come from ours.
+      const i = d.erring_index;
+      const refusal = i === path.length && d.raw_message ? refusalIn(d.raw_message) : undefined;
       return {
         ok: false,
         failure: {
           attempt,
-          erringIndex: d.erring_index,
-          erringNode: d.erring_node,
-          erringChannel: d.erring_channel,
+          erringIndex: i,
+          erringNode:
+            d.erring_node ??
+            (i === undefined ? undefined : i === 0 ? first.node_id_in : path[i - 1]?.node_id_out),
+          erringChannel:
+            d.erring_channel ??
+            (i === undefined ? undefined : path[Math.min(i, path.length - 1)]?.short_channel_id_dir),
           code: d.failcode,
           codeName: d.failcode === undefined ? 'unknown' : failureCodeName(d.failcode),
           message: e.message,
+          ...(refusal ? { refusal } : {}),
         },
       };
     }
@@ -328,6 +394,17 @@ export class Sender {
         enabled: false,
       });
     }
+  }
+}
+
+/** An lnmsg payee's refusal in the failure message lightningd decrypted for us, if any. */
+function refusalIn(rawMessage: string): Refusal | undefined {
+  try {
+    const trailing = decodeFailureMessage(fromHex(rawMessage)).trailing;
+    return trailing ? decodeRefusal(trailing) : undefined;
+  } catch (e) {
+    if (e instanceof CodecError) return undefined;
+    throw e;
   }
 }
 

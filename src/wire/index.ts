@@ -5,6 +5,7 @@ export * from './fields.js';
 export * from './hop-payload.js';
 export * from './message-records.js';
 export * from './namespace.js';
+export * from './refusal.js';
 export * from './scid.js';
 export * from './tlv.js';
 export * from './truncated.js';
