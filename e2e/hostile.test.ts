@@ -141,10 +141,10 @@ describe('hostile onions built with createonion: each fails cleanly, the lnmsg n
     assert.equal(sent.status, 'complete');
   });
 
-  test('a well-formed message to a hash lnmsg did not make is left to lightningd', async () => {
+  test('a well-formed message to a hash lnmsg did not make is refused as unknown, not as unreadable', async () => {
     const c = await cltv();
     const r = await sendRaw(toHex(randomBytes(32)), cat(amt(1000), c, message('to nobody')));
-    // The unknown even record makes lightningd itself reject the payload (OBSERVED.md).
-    assert.deepEqual(r, { code: INVALID_ONION_PAYLOAD, fromPayee: true });
+    // Left to lightningd it would be invalid_onion_payload, which reads as "the payee has no lnmsg".
+    assert.deepEqual(r, { code: INCORRECT_OR_UNKNOWN_PAYMENT_DETAILS, fromPayee: true });
   });
 });

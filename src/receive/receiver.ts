@@ -282,6 +282,7 @@ export class Receiver {
           return refuse(problem('already_paid', 'this payment hash was already paid'));
         }
         // lightningd replays unresolved HTLCs after a restart: the same HTLC gets the same answer.
+        this.background(this.store.reindex(stored), 'indexing a replayed message');
         if (stored.status === 'settled') return resolve(preimage);
         if (stored.status === 'rejected') {
           return refuse(
@@ -400,7 +401,7 @@ export class Receiver {
       this.amountProblem(received, inv) ??
       this.sizeProblem(message.length);
     if (p) return { kind: 'refuse', reason: p.why, cause: p.cause };
-    if (!inv && !(await this.store.reserveSpontaneous(message.length, this.config.maxStoredBytes))) {
+    if (!inv && !this.store.reserveSpontaneous(message.length, this.config.maxStoredBytes)) {
       return {
         kind: 'refuse',
         reason: 'the payee keeps no more spontaneous messages (lnmsg-max-stored-bytes)',
@@ -424,12 +425,13 @@ export class Receiver {
     };
     let stored: ReceivedMessage | undefined;
     try {
-      stored = await this.store.addMessage(msg, inv);
+      stored = await this.store.addMessage(msg);
     } finally {
       if (!stored && !inv) await this.store.releaseSpontaneous(message.length);
     }
     if (!stored)
       return { kind: 'refuse', reason: 'a message is already stored for this hash', cause: 'already_paid' };
+    if (inv) this.background(this.store.paid(inv), 'clearing a paid hash from the expiry list');
     for (const l of this.listeners) l(stored);
     if (!decideBy) return { kind: 'settle' };
     return { kind: 'hold', deadlineMs, decider: this.deciderFor(stored, decideBy) };
@@ -482,6 +484,11 @@ export class Receiver {
         this.log('broken', `could not settle the record of held message ${hash}: ${(e as Error).message}`);
       }
     }
+  }
+
+  /** Store work no HTLC waits for: logged if it fails, never thrown into a hook. */
+  private background(work: Promise<unknown>, what: string): void {
+    work.catch((e: unknown) => this.log('unusual', `${what}: ${(e as Error).message}`));
   }
 
   private after(ms: number, fn: () => void): void {

@@ -183,17 +183,21 @@ async function sendInPieces(
   const total = m.message.length;
   const token = randomBytes(CHUNK_TOKEN_BYTES);
   const messageId = sha256(m.message).subarray(0, 16);
-  const piece = (offset: number, data: Uint8Array): FinalContents => ({
+  const piece = (offset: number, data: Uint8Array, of = total): FinalContents => ({
     records: [
       ...(offset === 0 ? author : []),
       {
         type: RECORD.chunk,
-        value: encodeChunk({ token, offset, total, ...(offset === 0 ? { messageId } : {}), data }),
+        value: encodeChunk({ token, offset, total: of, ...(offset === 0 ? { messageId } : {}), data }),
       },
     ],
   });
+  // Trial pieces may run past the message's end; the total is fixed-width, so any consistent one sizes alike.
   const fitAt = (path: PathHop[], offset: number) =>
-    largestFitting(path, blockheight, (n) => piece(offset, new Uint8Array(n)));
+    largestFitting(path, blockheight, (n) => {
+      const data = new Uint8Array(Math.max(1, n));
+      return piece(offset, data, Math.max(total, offset + data.length));
+    });
   const first = fitAt(probe, 0);
   const rest = fitAt(probe, 1);
   const largest = Math.max(single, first + (m.maxParts - 1) * rest);

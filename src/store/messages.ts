@@ -122,12 +122,13 @@ export class MessageStore {
 
   /**
    * Counts `bytes` of a spontaneous message against `budget` before it is stored; false when it
-   * would go over. Counted first, so a crash can only over-count.
+   * would go over. The counters' write is queued before the message's, and not waited for: a
+   * crash between them can only over-count.
    */
-  async reserveSpontaneous(bytes: number, budget: number): Promise<boolean> {
+  reserveSpontaneous(bytes: number, budget: number): boolean {
     if (this.c.spontaneousBytes + bytes > budget) return false;
     this.c.spontaneousBytes += bytes;
-    await this.persist();
+    this.persist().catch(() => {}); // the next write carries the count again
     return true;
   }
 
@@ -137,23 +138,33 @@ export class MessageStore {
   }
 
   /**
-   * Stores a new message; undefined if one is already stored for this payment hash. Its index
-   * entries are written first: one without its message is skipped by lists, never the reverse.
+   * Stores a new message; undefined if one is already stored for this payment hash. The message
+   * and its index entries go in one round of writes (the one write a payment waits for); an
+   * index entry is written again on every replay (`reindex`), so a crash between the writes
+   * cannot hide a message from lists, and an entry without its message is skipped by them.
    */
-  async addMessage(msg: NewMessage, inv?: Invoice): Promise<ReceivedMessage | undefined> {
+  async addMessage(msg: NewMessage): Promise<ReceivedMessage | undefined> {
     const m: ReceivedMessage = { ...msg, createdIndex: await this.nextIndex('created') };
-    const indexEntries = [
-      [indexKey(K.created, m.createdIndex), m.paymentHash],
-      ...(m.status === 'held' ? [[[...K.held, m.paymentHash], '']] : []),
-    ] as [string[], string][];
-    await Promise.all(indexEntries.map(([k, v]) => this.kv.put(k, v)));
-    if (!(await this.kv.create([...K.message, m.paymentHash], JSON.stringify(m)))) {
-      await this.kv.delete(indexKey(K.created, m.createdIndex));
-      return undefined;
-    }
-    // Paid: the expiry sweep leaves it alone (it also checks for a message, after a crash here).
-    if (inv?.expiresAt !== undefined) await this.kv.delete(expiryKey(inv));
-    return m;
+    const [created] = await Promise.all([
+      this.kv.create([...K.message, m.paymentHash], JSON.stringify(m)),
+      this.reindex(m),
+    ]);
+    if (created) return m;
+    await this.kv.delete(indexKey(K.created, m.createdIndex));
+    return undefined;
+  }
+
+  /** Writes a stored message's index entries (again). */
+  async reindex(m: ReceivedMessage): Promise<void> {
+    await Promise.all([
+      this.kv.put(indexKey(K.created, m.createdIndex), m.paymentHash),
+      m.status === 'held' ? this.kv.put([...K.held, m.paymentHash], '') : undefined,
+    ]);
+  }
+
+  /** A paid hash leaves the expiry sweep's list (the sweep also skips paid ones, should this not run). */
+  async paid(inv: Invoice): Promise<void> {
+    if (inv.expiresAt !== undefined) await this.kv.delete(expiryKey(inv));
   }
 
   async message(paymentHash: string): Promise<ReceivedMessage | undefined> {
