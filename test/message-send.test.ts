@@ -1,7 +1,6 @@
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
-import { afterEach, beforeEach, describe, test } from 'node:test';
-import { LightningRpc } from '../src/cln/rpc.js';
+import { beforeEach, describe, test } from 'node:test';
 import { HOP_PAYLOADS_SIZE, hopPayloadsSize } from '../src/onion/sphinx.js';
 import { sendMessage } from '../src/send/message.js';
 import { type SendError, Sender } from '../src/send/sender.js';
@@ -9,7 +8,8 @@ import { fromHex, toHex } from '../src/wire/bytes.js';
 import { decodeHopPayload, stripLengthPrefix } from '../src/wire/hop-payload.js';
 import { decodeChunk, RECORD } from '../src/wire/message-records.js';
 import { DEFAULT_MESSAGE_TLV_TYPE, maxMessageBytes } from '../src/index.js';
-import { FakeLightningd, FIXTURES, resultLike, rpcRecord } from './support/fake-lightningd.js';
+import { FIXTURES, resultLike, rpcRecord } from './support/fake-lightningd.js';
+import { payerNodeForEachTest } from './support/payer.js';
 import { needsShared } from './support/shared.js';
 
 /**
@@ -19,26 +19,19 @@ import { needsShared } from './support/shared.js';
 const RUN = 'sendonion-success';
 
 describe('sendmessage sizes messages to the route (recorded replies)', needsShared(...FIXTURES), () => {
-  let fake: FakeLightningd;
-  let rpc: LightningRpc;
-  beforeEach(async () => {
-    fake = await FakeLightningd.start();
-    rpc = new LightningRpc(fake.socketPath);
-    fake.replyWith('getinfo', 'getinfo');
+  const node = payerNodeForEachTest();
+  beforeEach(() => {
+    const { fake } = node;
     // Nothing paid to this hash yet (the recorded list, as it stood before).
     fake.handle('listsendpays', (req) => resultLike('listsendpays', req.id, { payments: [] }));
     for (const m of ['getroutes', 'createonion', 'sendonion', 'waitsendpay'])
       fake.replyWith(m, `${RUN}/${m}`);
   });
-  afterEach(async () => {
-    rpc.close();
-    await fake.close();
-  });
 
   const routes = () =>
     rpcRecord(`${RUN}/getroutes`).request.params as { destination: string; amount_msat: number };
   const send = (message: Uint8Array, maxParts = 128) =>
-    sendMessage(rpc, new Sender(rpc), {
+    sendMessage(node.rpc, new Sender(node.rpc), {
       destination: routes().destination,
       paymentHash: (rpcRecord(`${RUN}/createonion`).request.params as { assocdata: string }).assocdata,
       amountMsat: routes().amount_msat,
@@ -51,7 +44,7 @@ describe('sendmessage sizes messages to the route (recorded replies)', needsShar
     });
   /** The onions the sender asked lightningd to build: each one's hop payloads. */
   const onions = () =>
-    fake.requests
+    node.fake.requests
       .filter((r) => r.method === 'createonion')
       .map((r) => (r.params as { hops: { payload: string }[] }).hops.map((h) => fromHex(h.payload)));
   // 5000 msat and CLTV values near 126: the payload field widths on the recorded route.
@@ -72,7 +65,7 @@ describe('sendmessage sizes messages to the route (recorded replies)', needsShar
     )) as SendError;
     assert.equal(err.kind, 'too-large');
     assert.match(err.message, new RegExp(`at most ${LIMIT} bytes`));
-    assert.ok(!fake.requests.some((r) => r.method === 'sendonion'));
+    assert.ok(!node.fake.requests.some((r) => r.method === 'sendonion'));
   });
 
   test('above the limit: pieces that fill their onions, covering the message exactly once', async () => {

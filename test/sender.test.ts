@@ -1,12 +1,12 @@
 import assert from 'node:assert/strict';
-import { afterEach, beforeEach, describe, test } from 'node:test';
-import { LightningRpc } from '../src/cln/rpc.js';
+import { describe, test } from 'node:test';
 import { PaymentGroup, type SendError, Sender, type SendRequest } from '../src/send/sender.js';
 import { fromHex } from '../src/wire/bytes.js';
 import { decodeHopPayload, stripLengthPrefix } from '../src/wire/hop-payload.js';
 import { scidToString } from '../src/wire/scid.js';
 import { DEFAULT_MESSAGE_TLV_TYPE } from '../src/index.js';
-import { FakeLightningd, FIXTURES, resultLike, rpcRecord } from './support/fake-lightningd.js';
+import { FIXTURES, resultLike, rpcRecord } from './support/fake-lightningd.js';
+import { payerNodeForEachTest } from './support/payer.js';
 import { needsShared } from './support/shared.js';
 
 /** What record.py's sender asked for in a recorded run, as a lnmsg SendRequest. */
@@ -48,43 +48,32 @@ function invoicePaymentRequest(run: string, totalMsat: bigint): SendRequest {
 }
 
 describe('Sender against recorded lightningd replies', needsShared(...FIXTURES), () => {
-  let fake: FakeLightningd;
-  let rpc: LightningRpc;
-  beforeEach(async () => {
-    fake = await FakeLightningd.start();
-    rpc = new LightningRpc(fake.socketPath);
-    // Node 1 at block 108, as in every recorded payment.
-    fake.replyWith('getinfo', 'getinfo');
-  });
-  afterEach(async () => {
-    rpc.close();
-    await fake.close();
-  });
+  const node = payerNodeForEachTest();
 
   const sentHops = () =>
-    (fake.requests.filter((r) => r.method === 'createonion').at(-1)?.params as { hops: unknown[] }).hops;
+    (node.fake.requests.filter((r) => r.method === 'createonion').at(-1)?.params as { hops: unknown[] }).hops;
   const recordedHops = (run: string) =>
     (rpcRecord(`${run}/createonion`).request.params as { hops: unknown[] }).hops;
 
   const sendonionReplies = (run: string) => {
     for (const m of ['getroutes', 'createonion', 'sendonion', 'waitsendpay'])
-      fake.replyWith(m, `${run}/${m}`);
+      node.fake.replyWith(m, `${run}/${m}`);
   };
 
   test('sendonion: our onion hops are the ones real lightningd took; first hop outside the onion', async () => {
     const run = 'sendonion-success';
     sendonionReplies(run);
-    const r = await new Sender(rpc).send(invoicePaymentRequest(run, 5000n));
+    const r = await new Sender(node.rpc).send(invoicePaymentRequest(run, 5000n));
     assert.deepEqual(sentHops(), recordedHops(run), 'byte-identical hop payloads, no own hop');
     assert.equal(r.method, 'sendonion');
     const wait = rpcRecord(`${run}/waitsendpay`).reply.result as { payment_preimage: string };
     assert.equal(r.paymentPreimage, wait.payment_preimage);
-    const sent = fake.requests.find((q) => q.method === 'sendonion')?.params as Record<string, unknown>;
+    const sent = node.fake.requests.find((q) => q.method === 'sendonion')?.params as Record<string, unknown>;
     const recorded = rpcRecord(`${run}/sendonion`).request.params as Record<string, unknown>;
     assert.deepEqual(sent.first_hop, recorded.first_hop);
     assert.equal(r.amountSentMsat, (recorded.first_hop as { amount_msat: number }).amount_msat);
     assert.deepEqual(
-      fake.requests.map((q) => q.method),
+      node.fake.requests.map((q) => q.method),
       ['getinfo', 'getroutes', 'createonion', 'sendonion', 'waitsendpay'],
     );
   });
@@ -94,7 +83,7 @@ describe('Sender against recorded lightningd replies', needsShared(...FIXTURES),
     sendonionReplies(run);
     // getroutes as v24.11-v25.12 described a path (their schema): next_node_id, amount_msat = what
     // enters the channel, delay = the CLTV its near node expects.
-    fake.handle('getroutes', (req) => {
+    node.fake.handle('getroutes', (req) => {
       const reply = rpcRecord(`${run}/getroutes`).reply.result as {
         routes: { path: Record<string, unknown>[] }[];
       };
@@ -112,7 +101,7 @@ describe('Sender against recorded lightningd replies', needsShared(...FIXTURES),
     const req = invoicePaymentRequest(run, 5000n);
     const progress: number[] = [];
     req.onDispatch = () => progress.push(1);
-    await new Sender(rpc).send(req);
+    await new Sender(node.rpc).send(req);
     assert.deepEqual(sentHops(), recordedHops(run), 'the same hops from the old path form');
     assert.equal(progress.length, 1, 'one HTLC went out');
   });
@@ -120,14 +109,14 @@ describe('Sender against recorded lightningd replies', needsShared(...FIXTURES),
   test('sendonion failure: waitsendpay 204 names the payee, the send is refused at once', async () => {
     const run = 'htlc-sendonion';
     sendonionReplies(run);
-    const err = (await new Sender(rpc).send(recordedRequest(run, recordedMessage(run))).then(
+    const err = (await new Sender(node.rpc).send(recordedRequest(run, recordedMessage(run))).then(
       () => assert.fail('the recorded payment failed'),
       (e: unknown) => e,
     )) as SendError;
     assert.equal(err.kind, 'refused');
     assert.equal(err.failures[0]?.codeName, 'invalid_onion_payload');
     assert.equal(
-      fake.requests.filter((q) => q.method === 'sendonion').length,
+      node.fake.requests.filter((q) => q.method === 'sendonion').length,
       1,
       'no retry after the payee said no',
     );
@@ -135,10 +124,11 @@ describe('Sender against recorded lightningd replies', needsShared(...FIXTURES),
 
   test('without askrene: the recorded getroute reply becomes the onion real lightningd would forward', async () => {
     // No getroutes handler: the fake answers as lightningd does an unknown command.
-    fake.replyWith('getroute', 'getroute-with-deprecations');
-    for (const m of ['createonion', 'sendonion', 'waitsendpay']) fake.replyWith(m, `sendonion-success/${m}`);
+    node.fake.replyWith('getroute', 'getroute-with-deprecations');
+    for (const m of ['createonion', 'sendonion', 'waitsendpay'])
+      node.fake.replyWith(m, `sendonion-success/${m}`);
     const req = recordedRequest('htlc-sendonion', new Uint8Array(4));
-    await new Sender(rpc).send(req);
+    await new Sender(node.rpc).send(req);
     const hops = sentHops() as { pubkey: string; payload: string }[];
     const payloads = hops.map((h) => decodeHopPayload(stripLengthPrefix(fromHex(h.payload))));
     // getroute: 1001 msat over 103x1x0 (delay 15), 1000 over 103x2x0 (delay 9); block 108.
@@ -153,7 +143,7 @@ describe('Sender against recorded lightningd replies', needsShared(...FIXTURES),
         [1000n, 117, undefined],
       ],
     );
-    const sent = fake.requests.find((q) => q.method === 'sendonion')?.params as { first_hop: unknown };
+    const sent = node.fake.requests.find((q) => q.method === 'sendonion')?.params as { first_hop: unknown };
     assert.deepEqual(sent.first_hop, {
       id: '02a17c704b62a52d933aa011699956bcec9529adbc1e1d8e709a682895e77e9164',
       amount_msat: 1001,
@@ -162,14 +152,14 @@ describe('Sender against recorded lightningd replies', needsShared(...FIXTURES),
   });
 
   test('askrene finds no route (recorded 215): a no-route error quoting it, nothing sent', async () => {
-    fake.replyWith('getroutes', 'getroutes-too-large');
+    node.fake.replyWith('getroutes', 'getroutes-too-large');
     const req = recordedRequest('htlc-sendonion', new Uint8Array(10));
-    const err = (await new Sender(rpc).send(req).then(
+    const err = (await new Sender(node.rpc).send(req).then(
       () => assert.fail('no route'),
       (e: unknown) => e,
     )) as SendError;
     assert.equal(err.kind, 'no-route');
     assert.match(err.message, /could not find a usable set of paths/);
-    assert.ok(!fake.requests.some((q) => q.method === 'createonion'));
+    assert.ok(!node.fake.requests.some((q) => q.method === 'createonion'));
   });
 });
