@@ -6,17 +6,23 @@ import {
   buildOnion,
   CodecError,
   decodeBigSize,
+  decodeChunk,
   decodeFailureMessage,
   decodeHopPayload,
+  decodeRefusal,
   decodeTlvStream,
   decodeTruncated,
   decryptFailureReply,
   encodeBigSize,
+  encodeChunk,
   encodeFinalPayload,
   encodeIntermediatePayload,
+  encodeRefusal,
   encodeTlvStream,
   encodeTruncated,
+  incorrectOrUnknownPaymentDetails,
   peelOnion,
+  REFUSAL_CAUSES,
   scidFromString,
   scidToString,
   stripLengthPrefix,
@@ -159,6 +165,60 @@ describe('short_channel_id text', () => {
   });
   test('random text: only CodecError', () =>
     neverThrowsOtherThanCodecError(fc.string({ maxLength: 30 }), scidFromString));
+});
+
+describe('message pieces (lnmsg record 34349338)', () => {
+  const piece = fc
+    .record({
+      token: fc.uint8Array({ minLength: 8, maxLength: 8 }),
+      offset: fc.nat({ max: 100_000 }),
+      data: fc.uint8Array({ minLength: 1, maxLength: 64 }),
+      after: fc.nat({ max: 1000 }),
+      id: fc.uint8Array({ minLength: 16, maxLength: 16 }),
+    })
+    .map(({ token, offset, data, after, id }) => ({
+      token,
+      offset,
+      total: offset + data.length + after,
+      data,
+      ...(offset === 0 ? { messageId: id } : {}),
+    }));
+  test('encode then decode is identity', () => {
+    fc.assert(
+      fc.property(piece, (c) => assert.deepEqual(decodeChunk(encodeChunk(c)), { ...c })),
+      { numRuns: RUNS },
+    );
+  });
+  test('random bytes: only CodecError', () => neverThrowsOtherThanCodecError(bytes(80), decodeChunk));
+});
+
+describe('refusals after incorrect_or_unknown_payment_details', () => {
+  const refusal = fc.record(
+    { cause: fc.constantFrom(...REFUSAL_CAUSES), reason: fc.string({ maxLength: 40 }) },
+    { requiredKeys: ['cause'] },
+  );
+  test('encode then decode is identity (reasons at most 120 bytes)', () => {
+    fc.assert(
+      fc.property(refusal, (r) => {
+        const want = r.reason ? { cause: r.cause, reason: r.reason } : { cause: r.cause };
+        assert.deepEqual(decodeRefusal(encodeRefusal(r)), want);
+        const failure = incorrectOrUnknownPaymentDetails(1000n, 108, encodeRefusal(r));
+        assert.deepEqual(decodeRefusal(decodeFailureMessage(failure).trailing ?? new Uint8Array()), want);
+      }),
+      { numRuns: RUNS },
+    );
+    const long = decodeRefusal(encodeRefusal({ cause: 'refused', reason: 'é'.repeat(100) }));
+    assert.equal(long?.reason, 'é'.repeat(60), 'cut at 120 bytes, never inside a character');
+  });
+  test('random trailing bytes: a refusal or nothing, never a throw', () => {
+    fc.assert(
+      fc.property(bytes(60), (b) => {
+        const r = decodeRefusal(b);
+        assert.ok(r === undefined || REFUSAL_CAUSES.includes(r.cause));
+      }),
+      { numRuns: RUNS },
+    );
+  });
 });
 
 describe('failure messages and replies', () => {
