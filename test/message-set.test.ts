@@ -286,7 +286,7 @@ describe('MessageSet: deciding', () => {
     await settleMicrotasks();
     assert.equal(set.state, 'refused');
     for (const a of answers)
-      assert.deepEqual(a.answer, { settle: false, reason: 'sold out', cause: 'refused' });
+      assert.deepEqual(a.answer, { settle: false, reason: 'sold out', cause: 'refused', told: 'sold out' });
   });
 
   test('deciding -> refused: no decision by the deadline', async () => {
@@ -415,6 +415,11 @@ describe('MessageSet: restored after a restart while deciding', () => {
     await settleMicrotasks();
     h.finishes[0]?.resolve();
     await settleMicrotasks();
-    assert.deepEqual(replay.answer, { settle: false, reason: 'decider says no', cause: 'refused' });
+    assert.deepEqual(replay.answer, {
+      settle: false,
+      reason: 'decider says no',
+      cause: 'refused',
+      told: 'decider says no',
+    });
   });
 });

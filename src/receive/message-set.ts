@@ -20,7 +20,15 @@ export type SetState = 'collecting' | 'complete' | 'deciding' | 'settled' | 'ref
 
 /** How the HTLCs are answered; a refusal says why, for the log and (its cause) for the payer. */
 export type Answer =
-  { settle: true } | { settle: false; reason: string; cause: RefusalCause; timeout?: boolean };
+  | { settle: true }
+  | {
+      settle: false;
+      reason: string;
+      cause: RefusalCause;
+      /** The payee's own words (a decision's reason), meant for the payer. */
+      told?: string;
+      timeout?: boolean;
+    };
 
 export type Decision = { accept: true } | { accept: false; reason: string };
 
@@ -214,7 +222,9 @@ export class MessageSet<C = unknown> {
           ? { ok: false, why: 'the decision could not be recorded; the payment was refused' }
           : { ok: true, state: 'refused' };
       }
-      this.end(d.accept ? { settle: true } : refused(d.reason, 'refused'));
+      this.end(
+        d.accept ? { settle: true } : { settle: false, reason: d.reason, cause: 'refused', told: d.reason },
+      );
       return { ok: true, state: d.accept ? 'settled' : 'refused' };
     };
     const seconds = Math.max(0, Math.round((deadlineMs - this.fx.now()) / 1000));

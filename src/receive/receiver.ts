@@ -302,9 +302,11 @@ export class Receiver {
     }
     const answer = await this.answerOf(entry.set, part);
     if (answer.settle) return resolve(entry.preimage);
-    // A refusal by the payee's decision travels with its reason; other refusals with their cause.
-    const reason = answer.cause === 'refused' ? answer.reason : undefined;
-    return refuse(problem(answer.cause, answer.reason, reason), answer.timeout ? MPP_TIMEOUT : undefined);
+    // A decision's reason travels to the payer; other refusals only with their cause.
+    return refuse(
+      problem(answer.cause, answer.reason, answer.told),
+      answer.timeout ? MPP_TIMEOUT : undefined,
+    );
   }
 
   /** Offers a part; once its set has ended, forgets it (the store answers from then on). */
