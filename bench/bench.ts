@@ -4,55 +4,49 @@
  */
 import { spawnSync } from 'node:child_process';
 import { writeFileSync } from 'node:fs';
-import { cpus } from 'node:os';
+import { cpus, loadavg } from 'node:os';
 import { join } from 'node:path';
 import { projectRoot } from '../test/support/shared.js';
 import { codecFigures } from './codecs.js';
 import { networkFigures } from './network.js';
 import { pluginFigures } from './plugin.js';
 import { storeFigures } from './store.js';
+import { markdown, type Table } from './table.js';
 
-type Table = { title: string; rows: [string, string][] };
-
-function print({ title, rows }: Table): void {
-  console.log(`\n${title}`);
-  const width = Math.max(...rows.map(([what]) => what.length));
-  for (const [what, figure] of rows) console.log(`  ${what.padEnd(width)}  ${figure}`);
-}
-
-const markdown = ({ title, rows }: Table) =>
-  [`## ${title}`, '', '| what | figure |', '|---|---|', ...rows.map(([w, f]) => `| ${w} | ${f} |`), ''].join(
-    '\n',
-  );
-
+// The load average says how busy the machine was: the figures compare runs only on a quiet one.
+const load = () => loadavg()[0]?.toFixed(1);
 const machine = `node ${process.version}, ${cpus().length} x ${cpus()[0]?.model ?? 'cpu'}`;
-console.log(`lnmsg bench: ${machine}, ${new Date().toISOString()}`);
+const loadAtStart = load();
+console.log(`lnmsg bench: ${machine}, load average ${loadAtStart}, ${new Date().toISOString()}`);
 const tables: Table[] = [];
-const run = async (title: string, figures: () => [string, string][] | Promise<[string, string][]>) => {
-  const table = { title, rows: await figures() };
+const show = (table: Table) => {
   tables.push(table);
-  print(table);
+  console.log(`\n${markdown(table)}`);
 };
+const run = async (title: string, figures: () => [string, string][] | Promise<[string, string][]>) =>
+  show({ title, head: ['what', 'figure'], rows: await figures() });
 await run('Codecs', codecFigures);
 await run('Plugin process (recorded lightningd messages, fake lightningd socket)', pluginFigures);
 await run('Store at scale (plugin process, fake lightningd datastore)', storeFigures);
 const clnBin = process.env.CLN_BIN;
 if (clnBin) {
   const version = spawnSync(join(clnBin, 'lightningd'), ['--version'], { encoding: 'utf8' }).stdout.trim();
-  await run(`Real network: 3 lightningd ${version} nodes on simchain`, networkFigures);
+  const t0 = Date.now();
+  await networkFigures(version, show);
+  const minutes = ((Date.now() - t0) / 60_000).toFixed(1);
   const file = join(projectRoot, 'bench', 'results.md');
   writeFileSync(
     file,
     [
       '# lnmsg bench results',
       '',
-      `Measured ${new Date().toISOString().slice(0, 10)} on ${machine}.`,
-      'Reproduce: `CLN_BIN=/path/to/cln/bin npm run bench` (README, "Benchmarks").',
+      `Measured ${new Date().toISOString().slice(0, 10)} on ${machine}, load average ${loadAtStart} at the start and ${load()} at the end.`,
+      `Real network: lightningd ${version}, ${minutes} min. Reproduce: \`CLN_BIN=/path/to/cln/bin npm run bench\` (README, "Benchmarks").`,
       '',
       ...tables.map(markdown),
     ].join('\n'),
   );
-  console.log(`\nwritten to ${file}`);
+  console.log(`\nreal network: ${minutes} min; written to ${file}`);
 } else {
   console.log('\nreal-network figures skipped: CLN_BIN not set');
 }

@@ -19,7 +19,8 @@ import { fmt, int, median, timeEach } from './stats.js';
 export function codecFigures(): [string, string][] {
   const HOPS = 20;
   const keys = Array.from({ length: HOPS }, () => secp256k1.utils.randomSecretKey());
-  const message = randomBytes(maxMessageBytes(HOPS - 1));
+  // All 20 payloads are in the onion: 19 forwarding hops and the payee, as maxMessageBytes(20) counts.
+  const message = randomBytes(maxMessageBytes(HOPS));
   const hops: OnionHop[] = keys.map((k, i) => ({
     pubkey: secp256k1.getPublicKey(k, true),
     payload: withLengthPrefix(

@@ -1,5 +1,5 @@
 import { type ChildProcess, execFile, spawn } from 'node:child_process';
-import { mkdtempSync, readFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { after, before } from 'node:test';
@@ -36,7 +36,13 @@ export class Network {
     // Ports from the process id so two runs side by side do not collide.
     const base = 20000 + ((process.pid * 7) % 20000);
     const net = new Network(dir, size, { chain: base, base: base + 10 }, env);
-    await net.sh('start', String(size), dir, ...args);
+    try {
+      await net.sh('start', String(size), dir, ...args);
+    } catch (e) {
+      // A start that fails half way leaves the chain and the first nodes running.
+      await net.discard();
+      throw e;
+    }
     return net;
   }
 
@@ -135,6 +141,26 @@ export class Network {
   async stop(): Promise<void> {
     for (const r of this.rpcs.values()) r.close();
     await this.sh('stop', this.dir).catch(() => {});
+  }
+
+  /** Stops the network, waits (at most 10 s) for its processes to exit, then removes its directory. */
+  async discard(): Promise<void> {
+    const pidFiles = [join(this.dir, 'chaind.pid')];
+    for (let k = 1; k <= this.size; k++) pidFiles.push(join(this.nodeDir(k), 'pid'));
+    const pids = pidFiles.filter((f) => existsSync(f)).map((f) => Number(readFileSync(f, 'utf8')));
+    await this.stop();
+    // net.sh stop signals without waiting; files removed under a live lightningd may come back.
+    const alive = (pid: number) => {
+      try {
+        process.kill(pid, 0);
+        return true;
+      } catch {
+        return false;
+      }
+    };
+    for (let waited = 0; waited < 10_000 && pids.some(alive); waited += 100)
+      await new Promise((r) => setTimeout(r, 100));
+    rmSync(this.dir, { recursive: true, force: true, maxRetries: 5 });
   }
 }
 
