@@ -1,5 +1,5 @@
 import { randomBytes } from 'node:crypto';
-import { type Rpc, RpcError } from '../cln/rpc.js';
+import { type Rpc, RpcError, UNKNOWN_COMMAND } from '../cln/rpc.js';
 import { decodeFailureMessage, decryptFailureReply, failureCodeName, NODE } from '../onion/failure.js';
 import { HOP_PAYLOADS_SIZE, hopPayloadsSize } from '../onion/sphinx.js';
 import { fromHex, toHex } from '../wire/bytes.js';
@@ -79,7 +79,6 @@ export class SendError extends Error {
   }
 }
 
-const UNKNOWN_COMMAND = -32601;
 const INVALID_PARAMS = -32602;
 const ONION_REPLY_UNDECRYPTED = 218;
 const ALREADY_PAID = 219;
