@@ -256,7 +256,7 @@ async function forwarding(b: Bench): Promise<Omit<Table, 'title'>> {
 export async function networkFigures(version: string, show: (table: Table) => void): Promise<void> {
   const net = await Network.start(4);
   // Interrupted: lightningd runs in the background (it ignores Ctrl-C), so stop it here.
-  const onSignal = () => void net.discard().finally(() => process.exit(130));
+  const onSignal = () => void net.stop().finally(() => process.exit(130));
   process.once('SIGINT', onSignal).once('SIGTERM', onSignal);
   try {
     const b = { net, payee: await net.id(PAYEE) };
@@ -272,6 +272,6 @@ export async function networkFigures(version: string, show: (table: Table) => vo
     show({ title: `Middle node forwarding: ${nodes}`, ...(await forwarding(b)) });
   } finally {
     process.off('SIGINT', onSignal).off('SIGTERM', onSignal);
-    await net.discard();
+    await net.stop();
   }
 }

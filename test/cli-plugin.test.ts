@@ -2,20 +2,12 @@ import assert from 'node:assert/strict';
 import { type ChildProcess, spawn } from 'node:child_process';
 import { after, before, describe, test } from 'node:test';
 import { escapeUntrusted } from '../src/cli/safe-text.js';
-import { DEFAULT_MESSAGE_TLV_TYPE, utf8 } from '../src/index.js';
-import {
-  errorLike,
-  FIXTURES,
-  type IncomingRequest,
-  resultLike,
-  rpcRecord,
-} from './support/fake-lightningd.js';
-import { htlcRequest } from './support/htlc.js';
-import { Node } from './support/plugin-node.js';
+import { utf8 } from '../src/index.js';
+import { FIXTURES, rpcRecord } from './support/fake-lightningd.js';
+import { listsendpaysBefore, Node, PAID, recordedPayment } from './support/plugin-node.js';
 import { needsShared, projectRoot } from './support/shared.js';
 
 const LNMSG = `${projectRoot}/bin/lnmsg`;
-const PAID = 'sendonion-success';
 
 /** The CLI against the fake node; `tty` runs it under `script` so it has a terminal to ask on. */
 function lnmsg(socket: string, args: string[], tty = false): ChildProcess {
@@ -64,15 +56,6 @@ function until(out: { text: () => string }, child: ChildProcess, re: RegExp): Pr
   });
 }
 
-/** listsendpays as it stood before the recorded payment: that hash had no complete payment yet. */
-function listsendpaysBefore(req: IncomingRequest) {
-  const { payments } = rpcRecord('listsendpays').reply.result as { payments: Record<string, unknown>[] };
-  const hash = (req.params as { payment_hash?: string }).payment_hash;
-  return resultLike('listsendpays', req.id, {
-    payments: payments.filter((p) => p.payment_hash === hash && p.status !== 'complete'),
-  });
-}
-
 /**
  * Fails if `bytes` (what the CLI wrote) hold anything a terminal would act on: C0 but tab and
  * newline, DEL, C1 (UTF-8 0xC2 0x80..0x9F), U+202E (UTF-8 0xE2 0x80 0xAE).
@@ -98,22 +81,7 @@ describe('the lnmsg CLI against the plugin, behind a fake lightningd', needsShar
   before(async () => {
     node = await Node.start();
     await node.startPlugin();
-    // lightningd passes lnmsg's methods through to the plugin and its answer back to the client.
-    for (const method of node.manifest.rpcmethods.map((m) => m.name)) {
-      node.fake.handle(method, async (req) => {
-        const answer = await node.call(method, req.params as Record<string, unknown>);
-        return answer.error
-          ? errorLike('recorder-fail', req.id, answer.error)
-          : resultLike('recorder-echo-named', req.id, answer.result);
-      });
-    }
-    // What the plugin asks of lightningd to pay: the recorded successful sendonion run, from node 1
-    // (the plugin started as node 3, the payee of the receive tests).
-    node.fake.replyWith('getinfo', 'getinfo');
-    node.fake.handle('listsendpays', listsendpaysBefore);
-    for (const m of ['getroutes', 'createonion', 'sendonion', 'waitsendpay'])
-      node.fake.replyWith(m, `${PAID}/${m}`);
-    node.fake.replyWith('signmessage', 'signmessage');
+    node.serveClients();
   });
   after(() => node.stop());
 
@@ -122,31 +90,16 @@ describe('the lnmsg CLI against the plugin, behind a fake lightningd', needsShar
     const out = output(child);
     await until(out, child, /"payment_hash":"[0-9a-f]{64}"/);
     const hash = (/"payment_hash":"([0-9a-f]{64})"/.exec(out.text()) as RegExpExecArray)[1] as string;
-    const answer = await node.hook(
-      htlcRequest({
-        paymentHash: hash,
-        payload: {
-          amtToForward: 1000n,
-          outgoingCltvValue: 126,
-          customRecords: [{ type: DEFAULT_MESSAGE_TLV_TYPE, value: utf8.encode('hello, CLI') }],
-        },
-      }),
-    );
+    const answer = await node.payWithMessage(hash, utf8.encode('hello, CLI'));
     assert.equal((answer.result as { result: string }).result, 'resolve');
     assert.equal(await out.done, 0, out.text().slice(-300));
     const last = JSON.parse(out.text().trim().split('\n').at(-1) as string);
     assert.deepEqual([last.message, last.amount, last.status], ['hello, CLI', 1000, 'settled']);
   });
 
-  const paid = () => {
-    const routes = rpcRecord(`${PAID}/getroutes`).request.params as { destination: string };
-    const onion = rpcRecord(`${PAID}/createonion`).request.params as { assocdata: string };
-    return { destination: routes.destination, hash: onion.assocdata };
-  };
-
   /** `send` with every flag, paying the recorded payment's hash. */
   const sendWithFlags = (message: string) => {
-    const { destination, hash } = paid();
+    const { destination, hash } = recordedPayment();
     return [
       'send',
       '--destination',
@@ -186,7 +139,7 @@ describe('the lnmsg CLI against the plugin, behind a fake lightningd', needsShar
   });
 
   test('lnmsg send asks for what is missing, on a terminal', async () => {
-    const { destination, hash } = paid();
+    const { destination, hash } = recordedPayment();
     const child = lnmsg(node.fake.socketPath, ['send', '--no-sign'], true);
     const out = output(child);
     for (const [question, answer] of [
@@ -233,16 +186,7 @@ describe('the lnmsg CLI against the plugin, behind a fake lightningd', needsShar
     const out = output(child);
     await until(out, child, /payment hash: [0-9a-f]{64}/);
     const hash = (/payment hash: ([0-9a-f]{64})/.exec(out.text()) as RegExpExecArray)[1] as string;
-    const answer = node.hook(
-      htlcRequest({
-        paymentHash: hash,
-        payload: {
-          amtToForward: 1000n,
-          outgoingCltvValue: 126,
-          customRecords: [{ type: DEFAULT_MESSAGE_TLV_TYPE, value: utf8.encode(message) }],
-        },
-      }),
-    );
+    const answer = node.payWithMessage(hash, utf8.encode(message));
     // Not on a terminal, `receive --hold` prints the held message and how to decide, then exits.
     assert.equal(await out.done, 0, out.text().slice(-300));
     assertTerminalSafe(out.stdout(), 'receive');

@@ -40,7 +40,7 @@ export class Network {
       await net.sh('start', String(size), dir, ...args);
     } catch (e) {
       // A start that fails half way leaves the chain and the first nodes running.
-      await net.discard();
+      await net.stop();
       throw e;
     }
     return net;
@@ -138,17 +138,14 @@ export class Network {
     return this.lnmsg(k, '--json', 'send', ...flags, ...extra);
   }
 
-  async stop(): Promise<void> {
-    for (const r of this.rpcs.values()) r.close();
-    await this.sh('stop', this.dir).catch(() => {});
-  }
-
+  /** Stops every node and the chain, and removes their folder. */
   /** Stops the network, waits (at most 10 s) for its processes to exit, then removes its directory. */
-  async discard(): Promise<void> {
+  async stop(): Promise<void> {
     const pidFiles = [join(this.dir, 'chaind.pid')];
     for (let k = 1; k <= this.size; k++) pidFiles.push(join(this.nodeDir(k), 'pid'));
     const pids = pidFiles.filter((f) => existsSync(f)).map((f) => Number(readFileSync(f, 'utf8')));
-    await this.stop();
+    for (const r of this.rpcs.values()) r.close();
+    await this.sh('stop', this.dir).catch(() => {});
     // net.sh stop signals without waiting; files removed under a live lightningd may come back.
     const alive = (pid: number) => {
       try {

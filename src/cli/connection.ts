@@ -1,6 +1,6 @@
 import { homedir } from 'node:os';
 import { isAbsolute, join } from 'node:path';
-import { LightningRpc, RpcConnectionError, RpcError, RpcReplyError } from '../cln/rpc.js';
+import { LightningRpc, RpcConnectionError, RpcError, RpcReplyError, UNKNOWN_COMMAND } from '../cln/rpc.js';
 import { CliError, EXIT } from './exit.js';
 
 export interface ConnectionOptions {
@@ -40,7 +40,7 @@ export class NodeConnection {
       if (e instanceof RpcConnectionError)
         throw new CliError(`cannot reach lightningd: ${e.message}`, EXIT.node);
       if (e instanceof RpcReplyError) throw new CliError(e.message, EXIT.node);
-      if (e instanceof RpcError && e.code === -32601 && method !== 'getinfo') {
+      if (e instanceof RpcError && e.code === UNKNOWN_COMMAND && method !== 'getinfo') {
         throw new CliError(
           `lightningd does not know ${method}: is the lnmsg plugin loaded? (lightningd --plugin=<lnmsg>/bin/lnmsg-plugin)`,
           EXIT.node,

@@ -1,5 +1,6 @@
 import { Command, CommanderError, Option } from 'commander';
 import { CAPACITY_DEFAULTS } from '../onion/capacity.js';
+import { serveWeb } from '../web/index.js';
 import { utf8 } from '../wire/bytes.js';
 import { capacityTable, formatCapacity } from './capacity.js';
 import { type ConnectionOptions, NodeConnection } from './connection.js';
@@ -197,6 +198,15 @@ export function cli(out: Out = (t) => process.stdout.write(`${t}\n`)): Command {
         }
       });
     });
+
+  program
+    .command('web')
+    .description('Serve the inbox page on this machine; prints its URL with an access token')
+    .option('--port <n>', 'port to listen on (0: any free one)', wholeNumber('--port'), '8089')
+    .option('--host <address>', 'address to listen on; anything but loopback exposes the page', '127.0.0.1')
+    .action((o: { port: string; host: string }, cmd: Command) =>
+      serveWeb(globals(cmd), { host: o.host, port: Number(o.port) }, out),
+    );
 
   for (const [name, method] of [
     ['accept', 'receivemessage_accept'],

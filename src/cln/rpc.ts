@@ -15,6 +15,9 @@ export class RpcError extends Error {
   }
 }
 
+/** JSON-RPC "method not found": how lightningd answers a command it (or its plugins) lacks. */
+export const UNKNOWN_COMMAND = -32601;
+
 /** lightningd could not be reached at all. */
 export class RpcConnectionError extends Error {
   override readonly name = 'RpcConnectionError';

@@ -40,7 +40,8 @@ export interface MessageSent {
   amountSentMsat: number;
 }
 
-const FINAL_CLTV = 18;
+/** CLTV delta the payee gets on top of the route's. */
+export const FINAL_CLTV = 18;
 
 /** The records that name and sign the sender, for this payment, when asked to. */
 async function authorRecords(

@@ -20,6 +20,11 @@ export function sendMessageStatus(p: Record<string, unknown>) {
   return progress.get(param.hash(p, 'payment_hash')) ?? null;
 }
 
+/** The fee sendmessage accepts without `maxfee_msat`: 1%, and at least 5 sat. */
+export function defaultMaxFeeMsat(amountMsat: number): number {
+  return Math.max(5000, Math.ceil(amountMsat / 100));
+}
+
 function messageBytes(p: Record<string, unknown>): Uint8Array {
   if (typeof p.message_hex === 'string') {
     try {
@@ -54,7 +59,7 @@ export async function sendMessageMethod(sender: Sender, p: Record<string, unknow
       tlvType: BigInt(ctx.options['lnmsg-tlv-type'] as number),
       sign: param.bool(p, 'sign'),
       retryForSeconds: param.seconds(p, 'retry_for', 60),
-      maxFeeMsat: param.msat(p, 'maxfee_msat', { fallback: Math.max(5000, Math.ceil(amountMsat / 100)) }),
+      maxFeeMsat: param.msat(p, 'maxfee_msat', { fallback: defaultMaxFeeMsat(amountMsat) }),
       maxParts,
       onProgress: (sent, parts) => progress.set(key, { sent, parts }),
     });

@@ -1,5 +1,5 @@
 import { randomBytes } from 'node:crypto';
-import { type Rpc, RpcError } from '../cln/rpc.js';
+import { type Rpc, RpcError, UNKNOWN_COMMAND } from '../cln/rpc.js';
 import { decodeFailureMessage, failureCodeName, NODE, PERM } from '../onion/failure.js';
 import { HOP_PAYLOADS_SIZE, hopPayloadsSize } from '../onion/sphinx.js';
 import { fromHex, toHex } from '../wire/bytes.js';
@@ -136,8 +136,6 @@ export class SendError extends Error {
     super(message);
   }
 }
-
-const UNKNOWN_COMMAND = -32601;
 
 interface Attempt {
   ok: boolean;

@@ -1,5 +1,14 @@
 import assert from 'node:assert/strict';
-import { FakeDatastore, FakeLightningd } from './fake-lightningd.js';
+import {
+  errorLike,
+  FakeDatastore,
+  FakeLightningd,
+  type IncomingRequest,
+  resultLike,
+  rpcRecord,
+} from './fake-lightningd.js';
+import { DEFAULT_MESSAGE_TLV_TYPE } from '../../src/index.js';
+import { htlcRequest } from './htlc.js';
 import { type PluginMessage, PluginProcess } from './plugin-process.js';
 import { passthroughRequest, recordedGetmanifest, recordedInit, renumber } from './recorded.js';
 
@@ -16,6 +25,25 @@ export interface Manifest {
 /** The option values lightningd sends in `init`: every declared option, at its default unless set. */
 function initOptions(manifest: Manifest, set: Record<string, unknown> = {}): Record<string, unknown> {
   return { ...Object.fromEntries(manifest.options.map((o) => [o.name, o.default])), ...set };
+}
+
+/** The recorded successful `sendonion` run: replaying it, a send to its hash completes. */
+export const PAID = 'sendonion-success';
+
+/** The payee and payment hash of the recorded payment. */
+export function recordedPayment(): { destination: string; hash: string } {
+  const routes = rpcRecord(`${PAID}/getroutes`).request.params as { destination: string };
+  const onion = rpcRecord(`${PAID}/createonion`).request.params as { assocdata: string };
+  return { destination: routes.destination, hash: onion.assocdata };
+}
+
+/** listsendpays as it stood before the recorded payment: that hash had no complete payment yet. */
+export function listsendpaysBefore(req: IncomingRequest) {
+  const { payments } = rpcRecord('listsendpays').reply.result as { payments: Record<string, unknown>[] };
+  const hash = (req.params as { payment_hash?: string }).payment_hash;
+  return resultLike('listsendpays', req.id, {
+    payments: payments.filter((p) => p.payment_hash === hash && p.status !== 'complete'),
+  });
 }
 
 /** A node: the fake lightningd with its datastore, and lnmsg started as lightningd starts it. */
@@ -39,6 +67,27 @@ export class Node {
     const answer = await this.plugin.request(recordedGetmanifest());
     this.manifest = answer.result as Manifest;
     return this.plugin.request(recordedInit(this.fake.dir, initOptions(this.manifest, options)));
+  }
+
+  /**
+   * lightningd as an RPC client (the CLI) sees it: lnmsg's methods passed through to the plugin
+   * and its answers back, and what paying asks of lightningd answered from the recorded payment.
+   */
+  serveClients(): void {
+    for (const method of this.manifest.rpcmethods.map((m) => m.name)) {
+      this.fake.handle(method, async (req) => {
+        const answer = await this.call(method, req.params as Record<string, unknown>);
+        return answer.error
+          ? errorLike('recorder-fail', req.id, answer.error)
+          : resultLike('recorder-echo-named', req.id, answer.result);
+      });
+    }
+    // What the plugin asks of lightningd to pay, as node 1 (it started as node 3, the payee).
+    this.fake.replyWith('getinfo', 'getinfo');
+    this.fake.handle('listsendpays', listsendpaysBefore);
+    for (const m of ['getroutes', 'createonion', 'sendonion', 'waitsendpay'])
+      this.fake.replyWith(m, `${PAID}/${m}`);
+    this.fake.replyWith('signmessage', 'signmessage');
   }
 
   /** A method called through lightningd from lightning-cli (the recorded passthrough, our method). */
@@ -66,6 +115,20 @@ export class Node {
     }, `an answer to ${id}`);
     this.plugin.send(JSON.stringify({ jsonrpc: '2.0', id, method: 'htlc_accepted', params }));
     return answer;
+  }
+
+  /** The htlc_accepted of a 1000 msat payment to `hash` with `message` in lnmsg's record. */
+  payWithMessage(hash: string, message: Uint8Array): Promise<PluginMessage> {
+    return this.hook(
+      htlcRequest({
+        paymentHash: hash,
+        payload: {
+          amtToForward: 1000n,
+          outgoingCltvValue: 126,
+          customRecords: [{ type: DEFAULT_MESSAGE_TLV_TYPE, value: message }],
+        },
+      }),
+    );
   }
 
   messagesStored(hash: string): number {
