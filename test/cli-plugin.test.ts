@@ -1,77 +1,21 @@
 import assert from 'node:assert/strict';
-import { type ChildProcess, spawn } from 'node:child_process';
 import { after, before, describe, test } from 'node:test';
 import { escapeUntrusted } from '../src/cli/safe-text.js';
-import { DEFAULT_MESSAGE_TLV_TYPE, utf8 } from '../src/index.js';
+import { utf8 } from '../src/index.js';
 import {
-  errorLike,
-  FIXTURES,
-  type IncomingRequest,
-  resultLike,
-  rpcRecord,
-} from './support/fake-lightningd.js';
-import { htlcRequest } from './support/htlc.js';
-import { Node } from './support/plugin-node.js';
-import { needsShared, projectRoot } from './support/shared.js';
-
-const LNMSG = `${projectRoot}/bin/lnmsg`;
-const PAID = 'injectpaymentonion-success';
-
-/** The CLI against the fake node; `tty` runs it under `script` so it has a terminal to ask on. */
-function lnmsg(socket: string, args: string[], tty = false): ChildProcess {
-  const argv = [LNMSG, '--rpc-file', socket, ...args];
-  if (!tty) return spawn(process.execPath, argv, { stdio: ['pipe', 'pipe', 'pipe'] });
-  const command = [process.execPath, ...argv].map((a) => `'${a}'`).join(' ');
-  // A pty made by `script` has no size; give it one so the prompts are not wrapped per character.
-  return spawn('script', ['-qfec', `stty cols 200 rows 50; exec ${command}`, '/dev/null'], {
-    stdio: ['pipe', 'pipe', 'pipe'],
-  });
-}
-
-function output(child: ChildProcess): {
-  text: () => string;
-  stdout: () => Buffer;
-  done: Promise<number | null>;
-} {
-  let text = '';
-  const stdout: Buffer[] = [];
-  child.stdout?.on('data', (d: Buffer) => {
-    text += d;
-    stdout.push(d);
-  });
-  child.stderr?.on('data', (d) => {
-    text += d;
-  });
-  return {
-    text: () => text,
-    stdout: () => Buffer.concat(stdout),
-    done: new Promise((r) => child.on('close', r)),
-  };
-}
-
-/** Resolves once `child`'s output so far matches `re`. */
-function until(out: { text: () => string }, child: ChildProcess, re: RegExp): Promise<void> {
-  return new Promise((resolve, reject) => {
-    const check = () => {
-      if (re.test(out.text())) {
-        child.stdout?.off('data', check);
-        resolve();
-      }
-    };
-    child.stdout?.on('data', check);
-    child.on('close', () => reject(new Error(`exited before ${re}: ${out.text()}`)));
-    check();
-  });
-}
-
-/** listsendpays as it stood before the recorded payment: that hash had no complete payment yet. */
-function listsendpaysBefore(req: IncomingRequest) {
-  const { payments } = rpcRecord('listsendpays').reply.result as { payments: Record<string, unknown>[] };
-  const hash = (req.params as { payment_hash?: string }).payment_hash;
-  return resultLike('listsendpays', req.id, {
-    payments: payments.filter((p) => p.payment_hash === hash && p.status !== 'complete'),
-  });
-}
+  cliNode,
+  deliver,
+  listsendpaysBefore,
+  lnmsg,
+  output,
+  PAID,
+  paidRecord,
+  paidSendFlags,
+  until,
+} from './support/cli.js';
+import { FIXTURES, rpcRecord } from './support/fake-lightningd.js';
+import type { Node } from './support/plugin-node.js';
+import { needsShared } from './support/shared.js';
 
 /**
  * Fails if `bytes` (what the CLI wrote) hold anything a terminal would act on: C0 but tab and
@@ -96,22 +40,7 @@ function assertTerminalSafe(bytes: Buffer, what: string): void {
 describe('the lnmsg CLI against the plugin, behind a fake lightningd', needsShared(...FIXTURES), () => {
   let node: Node;
   before(async () => {
-    node = await Node.start();
-    await node.startPlugin();
-    // lightningd passes lnmsg's methods through to the plugin and its answer back to the client.
-    for (const method of node.manifest.rpcmethods.map((m) => m.name)) {
-      node.fake.handle(method, async (req) => {
-        const answer = await node.call(method, req.params as Record<string, unknown>);
-        return answer.error
-          ? errorLike('recorder-fail', req.id, answer.error)
-          : resultLike('recorder-echo-named', req.id, answer.result);
-      });
-    }
-    // What the plugin asks of lightningd to pay: the recorded successful injectpaymentonion run.
-    node.fake.handle('listsendpays', listsendpaysBefore);
-    for (const m of ['getroutes', 'createonion', 'injectpaymentonion'])
-      node.fake.replyWith(m, `${PAID}/${m}`);
-    node.fake.replyWith('signmessage', 'signmessage');
+    node = await cliNode();
   });
   after(() => node.stop());
 
@@ -120,46 +49,15 @@ describe('the lnmsg CLI against the plugin, behind a fake lightningd', needsShar
     const out = output(child);
     await until(out, child, /"payment_hash":"[0-9a-f]{64}"/);
     const hash = (/"payment_hash":"([0-9a-f]{64})"/.exec(out.text()) as RegExpExecArray)[1] as string;
-    const answer = await node.hook(
-      htlcRequest({
-        paymentHash: hash,
-        payload: {
-          amtToForward: 1000n,
-          outgoingCltvValue: 126,
-          customRecords: [{ type: DEFAULT_MESSAGE_TLV_TYPE, value: utf8.encode('hello, CLI') }],
-        },
-      }),
-    );
+    const answer = await deliver(node, hash, utf8.encode('hello, CLI'));
     assert.equal((answer.result as { result: string }).result, 'resolve');
     assert.equal(await out.done, 0, out.text().slice(-300));
     const last = JSON.parse(out.text().trim().split('\n').at(-1) as string);
     assert.deepEqual([last.message, last.amount, last.status], ['hello, CLI', 1000, 'settled']);
   });
 
-  const paid = () => {
-    const routes = rpcRecord(`${PAID}/getroutes`).request.params as { destination: string };
-    const onion = rpcRecord(`${PAID}/createonion`).request.params as { assocdata: string };
-    return { destination: routes.destination, hash: onion.assocdata };
-  };
-
-  /** `send` with every flag, paying the recorded payment's hash. */
-  const sendWithFlags = (message: string) => {
-    const { destination, hash } = paid();
-    return [
-      'send',
-      '--destination',
-      destination,
-      '--payment-hash',
-      hash,
-      '--amount-msat',
-      '6000',
-      '--message',
-      message,
-    ];
-  };
-
   test('lnmsg send with every flag never prompts, and prints the payment', async () => {
-    const child = lnmsg(node.fake.socketPath, ['--json', ...sendWithFlags('hi')]);
+    const child = lnmsg(node.fake.socketPath, ['--json', ...paidSendFlags('--message', 'hi')]);
     child.stdin?.end();
     const out = output(child);
     assert.equal(await out.done, 0, out.text().slice(-300));
@@ -174,7 +72,7 @@ describe('the lnmsg CLI against the plugin, behind a fake lightningd', needsShar
   test('lnmsg send to a hash this node already paid: exit 1, nothing sent', async () => {
     node.fake.replyWith('listsendpays', 'listsendpays'); // as recorded, after the payment
     const before = node.fake.requests.filter((r) => r.method === 'injectpaymentonion').length;
-    const child = lnmsg(node.fake.socketPath, sendWithFlags('again'));
+    const child = lnmsg(node.fake.socketPath, paidSendFlags('--message', 'again'));
     const out = output(child);
     assert.equal(await out.done, 1, out.text().slice(-300));
     assert.match(out.text(), /already paid/);
@@ -184,7 +82,7 @@ describe('the lnmsg CLI against the plugin, behind a fake lightningd', needsShar
   });
 
   test('lnmsg send asks for what is missing, on a terminal', async () => {
-    const { destination, hash } = paid();
+    const { destination, hash } = paidRecord();
     const child = lnmsg(node.fake.socketPath, ['send', '--no-sign'], true);
     const out = output(child);
     for (const [question, answer] of [
@@ -231,16 +129,7 @@ describe('the lnmsg CLI against the plugin, behind a fake lightningd', needsShar
     const out = output(child);
     await until(out, child, /payment hash: [0-9a-f]{64}/);
     const hash = (/payment hash: ([0-9a-f]{64})/.exec(out.text()) as RegExpExecArray)[1] as string;
-    const answer = node.hook(
-      htlcRequest({
-        paymentHash: hash,
-        payload: {
-          amtToForward: 1000n,
-          outgoingCltvValue: 126,
-          customRecords: [{ type: DEFAULT_MESSAGE_TLV_TYPE, value: utf8.encode(message) }],
-        },
-      }),
-    );
+    const answer = deliver(node, hash, utf8.encode(message));
     // Not on a terminal, `receive --hold` prints the held message and how to decide, then exits.
     assert.equal(await out.done, 0, out.text().slice(-300));
     assertTerminalSafe(out.stdout(), 'receive');

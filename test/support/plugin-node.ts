@@ -1,5 +1,15 @@
 import assert from 'node:assert/strict';
-import { FakeDatastore, FakeLightningd } from './fake-lightningd.js';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import {
+  type Answer,
+  errorLike,
+  FakeDatastore,
+  FakeLightningd,
+  type IncomingRequest,
+  resultLike,
+} from './fake-lightningd.js';
 import { type PluginMessage, PluginProcess } from './plugin-process.js';
 import { passthroughRequest, recordedGetmanifest, recordedInit, renumber } from './recorded.js';
 
@@ -24,17 +34,64 @@ export class Node {
   plugin!: PluginProcess;
   manifest!: Manifest;
   private n = 0;
-  private constructor(readonly fake: FakeLightningd) {
-    fake.replyWith('getinfo', 'getinfo-n3');
-    this.datastore.install(fake);
+  private options: Record<string, unknown> = {};
+  /** What `restart` sets up again on the new lightningd (handlers set on `fake` directly are not). */
+  private readonly setups: ((fake: FakeLightningd) => void)[] = [
+    (fake) => fake.replyWith('getinfo', 'getinfo-n3'),
+    (fake) => this.datastore.install(fake),
+  ];
+
+  private constructor(
+    readonly dir: string,
+    public fake: FakeLightningd,
+  ) {
+    for (const setup of this.setups) setup(fake);
   }
 
   static async start(): Promise<Node> {
-    return new Node(await FakeLightningd.start());
+    const dir = mkdtempSync(join(tmpdir(), 'lnmsg-node-'));
+    return new Node(dir, await FakeLightningd.start('lightning-rpc', dir));
+  }
+
+  /** A request made on lightningd's socket, passed to the plugin as lightningd does, and its answer. */
+  async passThrough(req: IncomingRequest): Promise<Answer> {
+    const answer = await this.call(req.method, req.params as Record<string, unknown>);
+    return answer.error
+      ? errorLike('recorder-fail', req.id, answer.error)
+      : resultLike('recorder-echo-named', req.id, answer.result);
+  }
+
+  /** Sets up the fake lightningd now and again after each `restart`. */
+  everyStart(setup: (fake: FakeLightningd) => void): this {
+    setup(this.fake);
+    this.setups.push(setup);
+    return this;
+  }
+
+  /** From now on lnmsg's methods called on lightningd's socket go to the plugin (also after `restart`). */
+  passLnmsgThrough(): this {
+    return this.everyStart((fake) => {
+      for (const method of this.manifest.rpcmethods.map((m) => m.name))
+        fake.handle(method, (req) => this.passThrough(req));
+    });
+  }
+
+  /**
+   * lightningd stopping and starting again: the plugin dies, the socket goes away, and a new one
+   * in the same place serves the same datastore; `whileDown` runs in between.
+   */
+  async restart(whileDown: () => Promise<void> = async () => {}): Promise<void> {
+    await this.plugin.kill();
+    await this.fake.close();
+    await whileDown();
+    this.fake = await FakeLightningd.start('lightning-rpc', this.dir);
+    for (const setup of this.setups) setup(this.fake);
+    await this.startPlugin(this.options);
   }
 
   /** getmanifest then init, with the recorded messages; returns init's answer. */
   async startPlugin(options: Record<string, unknown> = {}): Promise<PluginMessage> {
+    this.options = options;
     this.plugin = new PluginProcess(this.fake.dir);
     const answer = await this.plugin.request(recordedGetmanifest());
     this.manifest = answer.result as Manifest;
@@ -76,5 +133,6 @@ export class Node {
   async stop(): Promise<void> {
     await this.plugin?.kill();
     await this.fake.close();
+    rmSync(this.dir, { recursive: true, force: true });
   }
 }
