@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
+import { type ChildProcess, spawn } from 'node:child_process';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
@@ -9,6 +9,7 @@ import { RECORD } from '../src/wire/message-records.js';
 import {
   cliNode,
   deliver,
+  jsonLines,
   LNMSG,
   listsendpaysBefore,
   lnmsg,
@@ -26,6 +27,9 @@ import { needsShared } from './support/shared.js';
 /** Hex of the right length and prefix that is no point on secp256k1: only the curve check refuses it. */
 const NOT_A_POINT = `02${'11'.repeat(32)}`;
 
+/** What watch says once every message from then on will be shown. */
+const WATCHING = /waiting for new messages/;
+
 /** A stack trace line, which an operator must never see. */
 const STACK = /^\s+at /m;
 
@@ -38,21 +42,19 @@ describe('the lnmsg CLI as an operator meets it', needsShared(...FIXTURES), () =
 
   const socket = () => node.fake.socketPath;
   const newHash = (params: Record<string, unknown> = {}) => node.result<string>('receivemessage_new', params);
-  /** Resolves once lightningd's socket has had `times` calls of `method` since it (re)started. */
-  const called = async (method: string, times: number) => {
-    while (node.fake.requests.filter((r) => r.method === method).length < times)
-      await node.fake.waitForRequests(node.fake.requests.length + 1);
-  };
   const calls = (method: string) => node.fake.requests.filter((r) => r.method === method).length;
 
   test('a reader that stops reading ends every command at once with 0, and no stack trace', async () => {
     // More than one inbox page, so inbox writes again after the reader has gone.
     for (let i = 0; i < 30; i++) await deliver(node, await newHash(), utf8.encode(`message ${i}`));
-    const gone = async (args: string[], meanwhile: () => Promise<unknown> = async () => {}) => {
+    const gone = async (
+      args: string[],
+      meanwhile: (child: ChildProcess, out: Output) => Promise<unknown> = async () => {},
+    ) => {
       const child = lnmsg(socket(), args);
       child.stdout?.destroy(); // the reader is gone before the first write
       const out = output(child);
-      await meanwhile();
+      await meanwhile(child, out);
       assert.equal(await out.done, 0, `${args.join(' ')}: ${out.stderr()}`);
       assert.doesNotMatch(out.stderr(), STACK, args.join(' '));
     };
@@ -66,9 +68,8 @@ describe('the lnmsg CLI as an operator meets it', needsShared(...FIXTURES), () =
       paidSendFlags('--message', 'to a closed pipe'),
     ])
       await gone(args);
-    const waits = calls('receivemessage_wait');
-    await gone(['watch'], async () => {
-      await called('receivemessage_wait', waits + 1);
+    await gone(['watch'], async (child, out) => {
+      await until(out, child, WATCHING);
       await deliver(node, await newHash(), utf8.encode('seen by nobody'));
     });
 
@@ -95,8 +96,7 @@ describe('the lnmsg CLI as an operator meets it', needsShared(...FIXTURES), () =
   test('watch rides out a lightningd restart: says so, catches up, prints each message once', async () => {
     const child = lnmsg(socket(), ['--json', 'watch']);
     const out = output(child);
-    const waits = calls('receivemessage_wait');
-    await called('receivemessage_wait', waits + 1);
+    await until(out, child, WATCHING);
     await deliver(node, await newHash(), utf8.encode('before the restart'));
     await until(out, child, /before the restart/);
 
@@ -120,14 +120,13 @@ describe('the lnmsg CLI as an operator meets it', needsShared(...FIXTURES), () =
     child.kill('SIGINT');
     await out.done;
 
-    const printed = out
-      .stdout()
-      .toString()
-      .trim()
-      .split('\n')
-      .map((l) => (JSON.parse(l) as { message: string }).message);
+    const printed = jsonLines<{ message: string }>(out.stdout().toString()).map((m) => m.message);
     assert.deepEqual(printed, ['before the restart', 'while watch was away', 'after the restart']);
-    assert.deepEqual(out.stderr().trim().split('\n'), ['lightningd went away: reconnecting…', 'reconnected']);
+    assert.deepEqual(out.stderr().trim().split('\n'), [
+      'waiting for new messages (Ctrl-C to stop)…',
+      'lightningd went away: reconnecting…',
+      'reconnected',
+    ]);
   });
 
   test('receive rides out a lightningd restart while it waits', async () => {
@@ -138,8 +137,8 @@ describe('the lnmsg CLI as an operator meets it', needsShared(...FIXTURES), () =
     await node.restart(() => until(out, child, /lightningd went away: reconnecting…/));
     await deliver(node, hash, utf8.encode('paid while receive was away'));
     assert.equal(await out.done, 0, out.text());
-    const last = JSON.parse(out.stdout().toString().trim().split('\n').at(-1) as string);
-    assert.equal(last.message, 'paid while receive was away');
+    const last = jsonLines<{ message: string }>(out.stdout().toString()).at(-1);
+    assert.equal(last?.message, 'paid while receive was away');
   });
 
   test('receive --hold notices a decision made elsewhere and says what it was', async () => {
@@ -189,12 +188,9 @@ describe('the lnmsg CLI as an operator meets it', needsShared(...FIXTURES), () =
 
     const json = output(lnmsg(socket(), ['--json', 'inbox']));
     assert.equal(await json.done, 0);
-    const listed = json
-      .stdout()
-      .toString()
-      .trimEnd()
-      .split('\n')
-      .map((l) => JSON.parse(l) as { message: string; spontaneous: boolean; payment_hash: string });
+    const listed = jsonLines<{ message: string; spontaneous: boolean; payment_hash: string }>(
+      json.stdout().toString(),
+    );
     assert.ok(listed.some((m) => m.message === long));
     assert.equal(listed.find((m) => m.payment_hash === keysend.hash)?.spontaneous, true);
   });

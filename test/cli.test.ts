@@ -3,6 +3,7 @@ import { spawnSync } from 'node:child_process';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { maxMessageBytes } from '../src/index.js';
+import { jsonLines } from './support/cli.js';
 import { projectRoot } from './support/shared.js';
 
 const bin = join(projectRoot, 'bin', 'lnmsg');
@@ -13,14 +14,6 @@ function lnmsg(...args: string[]) {
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   return { code: r.status, stdout: r.stdout, stderr: r.stderr };
-}
-
-/** --json: one JSON object per line. */
-function jsonLines<T>(stdout: string): T[] {
-  return stdout
-    .trimEnd()
-    .split('\n')
-    .map((l) => JSON.parse(l) as T);
 }
 
 test('capacity --json lists 1..20 hops with the library values', () => {

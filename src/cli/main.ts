@@ -230,6 +230,8 @@ export function cli(out: Out = (t) => process.stdout.write(`${t}\n`)): Command {
       const json = globals(cmd).json;
       await withNode(cmd, async (node) => {
         let newest = await newestCreatedIndex(node);
+        // From here on every message stored is shown: said, so a script (or a test) knows when.
+        process.stderr.write('waiting for new messages (Ctrl-C to stop)…\n');
         // Each round catches up by index, not by what the wait returned, so a round run again after
         // a lightningd restart prints what arrived meanwhile, and nothing twice.
         const round = async () => {

@@ -79,7 +79,7 @@ export interface Decided {
   reason?: string;
 }
 
-/** How often the open prompt looks for a decision made elsewhere (another shell, a decider, the deadline). */
+/** How often the open prompt looks for a decision made elsewhere (another shell, the deadline). */
 const DECIDED_ELSEWHERE_POLL_MS = 1000;
 
 /**

@@ -81,6 +81,14 @@ export function lnmsg(socket: string, args: string[], tty = false): ChildProcess
   });
 }
 
+/** --json output: one JSON object per line. */
+export function jsonLines<T>(stdout: string): T[] {
+  return stdout
+    .trimEnd()
+    .split('\n')
+    .map((l) => JSON.parse(l) as T);
+}
+
 export interface Output {
   /** stdout and stderr as they came. */
   text: () => string;
