@@ -62,6 +62,23 @@ describe("the README's ways to load the plugin, on a real node started without i
     assert.equal(await loaded(), false);
   });
 
+  test("the README's wrapper script naming node itself loads lnmsg", async () => {
+    const script = /```sh\n(#!\/bin\/sh\n[^`]*)```/.exec(README)?.[1];
+    assert.ok(script, 'the README shows the wrapper');
+    const wrapper = join(net.dir, 'lnmsg-wrapper');
+    // The README's node, /opt/node-v20.19.0/bin/node, is this one here.
+    writeFileSync(wrapper, local(script).replace(/\/opt\/node-v[\d.]+\/bin\/node/, process.execPath), {
+      mode: 0o755,
+    });
+    await cli(['plugin', 'start', wrapper]);
+    const { plugins } = await net.call<{ plugins: { name: string; active: boolean }[] }>(1, 'plugin', {
+      subcommand: 'list',
+    });
+    assert.ok(plugins.some((p) => p.name === wrapper && p.active));
+    assert.ok(await net.call(1, 'receivemessage_list'));
+    await cli(['plugin', 'stop', 'lnmsg-wrapper']);
+  });
+
   test("the README's config lines load lnmsg at the node's next start", async () => {
     const config = readmeCommands(README).find((f) => f.kind === 'config');
     assert.ok(config);
