@@ -105,7 +105,7 @@ export function lnmsgPlugin(): Plugin {
     .method(
       'sendmessage',
       {
-        usage: 'destination payment_hash msatoshi message [retry_for] [maxfee_msat] [sign] [max_parts]',
+        usage: 'destination [payment_hash] msatoshi message [retry_for] [maxfee_msat] [sign] [max_parts]',
         description:
           'Pay payment_hash at destination with a message in the final hop payload (keysend without payment_hash)',
       },

@@ -1,60 +1,21 @@
 import assert from 'node:assert/strict';
-import { type ChildProcess, spawn } from 'node:child_process';
 import { after, before, describe, test } from 'node:test';
 import { escapeUntrusted } from '../src/cli/safe-text.js';
 import { utf8 } from '../src/index.js';
+import {
+  cliNode,
+  deliver,
+  listsendpaysBefore,
+  lnmsg,
+  output,
+  PAID,
+  recordedPayment,
+  paidSendFlags,
+  until,
+} from './support/cli.js';
 import { FIXTURES, rpcRecord } from './support/fake-lightningd.js';
-import { listsendpaysBefore, Node, PAID, recordedPayment } from './support/plugin-node.js';
-import { needsShared, projectRoot } from './support/shared.js';
-
-const LNMSG = `${projectRoot}/bin/lnmsg`;
-
-/** The CLI against the fake node; `tty` runs it under `script` so it has a terminal to ask on. */
-function lnmsg(socket: string, args: string[], tty = false): ChildProcess {
-  const argv = [LNMSG, '--rpc-file', socket, ...args];
-  if (!tty) return spawn(process.execPath, argv, { stdio: ['pipe', 'pipe', 'pipe'] });
-  const command = [process.execPath, ...argv].map((a) => `'${a}'`).join(' ');
-  // A pty made by `script` has no size; give it one so the prompts are not wrapped per character.
-  return spawn('script', ['-qfec', `stty cols 200 rows 50; exec ${command}`, '/dev/null'], {
-    stdio: ['pipe', 'pipe', 'pipe'],
-  });
-}
-
-function output(child: ChildProcess): {
-  text: () => string;
-  stdout: () => Buffer;
-  done: Promise<number | null>;
-} {
-  let text = '';
-  const stdout: Buffer[] = [];
-  child.stdout?.on('data', (d: Buffer) => {
-    text += d;
-    stdout.push(d);
-  });
-  child.stderr?.on('data', (d) => {
-    text += d;
-  });
-  return {
-    text: () => text,
-    stdout: () => Buffer.concat(stdout),
-    done: new Promise((r) => child.on('close', r)),
-  };
-}
-
-/** Resolves once `child`'s output so far matches `re`. */
-function until(out: { text: () => string }, child: ChildProcess, re: RegExp): Promise<void> {
-  return new Promise((resolve, reject) => {
-    const check = () => {
-      if (re.test(out.text())) {
-        child.stdout?.off('data', check);
-        resolve();
-      }
-    };
-    child.stdout?.on('data', check);
-    child.on('close', () => reject(new Error(`exited before ${re}: ${out.text()}`)));
-    check();
-  });
-}
+import type { Node } from './support/plugin-node.js';
+import { needsShared } from './support/shared.js';
 
 /**
  * Fails if `bytes` (what the CLI wrote) hold anything a terminal would act on: C0 but tab and
@@ -79,9 +40,7 @@ function assertTerminalSafe(bytes: Buffer, what: string): void {
 describe('the lnmsg CLI against the plugin, behind a fake lightningd', needsShared(...FIXTURES), () => {
   let node: Node;
   before(async () => {
-    node = await Node.start();
-    await node.startPlugin();
-    node.serveClients();
+    node = await cliNode();
   });
   after(() => node.stop());
 
@@ -90,31 +49,15 @@ describe('the lnmsg CLI against the plugin, behind a fake lightningd', needsShar
     const out = output(child);
     await until(out, child, /"payment_hash":"[0-9a-f]{64}"/);
     const hash = (/"payment_hash":"([0-9a-f]{64})"/.exec(out.text()) as RegExpExecArray)[1] as string;
-    const answer = await node.payWithMessage(hash, utf8.encode('hello, CLI'));
+    const answer = await deliver(node, hash, utf8.encode('hello, CLI'));
     assert.equal((answer.result as { result: string }).result, 'resolve');
     assert.equal(await out.done, 0, out.text().slice(-300));
     const last = JSON.parse(out.text().trim().split('\n').at(-1) as string);
     assert.deepEqual([last.message, last.amount, last.status], ['hello, CLI', 1000, 'settled']);
   });
 
-  /** `send` with every flag, paying the recorded payment's hash. */
-  const sendWithFlags = (message: string) => {
-    const { destination, hash } = recordedPayment();
-    return [
-      'send',
-      '--destination',
-      destination,
-      '--payment-hash',
-      hash,
-      '--amount-msat',
-      '5000',
-      '--message',
-      message,
-    ];
-  };
-
   test('lnmsg send with every flag never prompts, and prints the payment', async () => {
-    const child = lnmsg(node.fake.socketPath, ['--json', ...sendWithFlags('hi')]);
+    const child = lnmsg(node.fake.socketPath, ['--json', ...paidSendFlags('--message', 'hi')]);
     child.stdin?.end();
     const out = output(child);
     assert.equal(await out.done, 0, out.text().slice(-300));
@@ -129,7 +72,7 @@ describe('the lnmsg CLI against the plugin, behind a fake lightningd', needsShar
   test('lnmsg send to a hash this node already paid: exit 1, nothing sent', async () => {
     node.fake.replyWith('listsendpays', 'listsendpays'); // as recorded, after the payment
     const before = node.fake.requests.filter((r) => r.method === 'sendonion').length;
-    const child = lnmsg(node.fake.socketPath, sendWithFlags('again'));
+    const child = lnmsg(node.fake.socketPath, paidSendFlags('--message', 'again'));
     const out = output(child);
     assert.equal(await out.done, 1, out.text().slice(-300));
     assert.match(out.text(), /already paid/);
@@ -186,7 +129,7 @@ describe('the lnmsg CLI against the plugin, behind a fake lightningd', needsShar
     const out = output(child);
     await until(out, child, /payment hash: [0-9a-f]{64}/);
     const hash = (/payment hash: ([0-9a-f]{64})/.exec(out.text()) as RegExpExecArray)[1] as string;
-    const answer = node.payWithMessage(hash, utf8.encode(message));
+    const answer = deliver(node, hash, utf8.encode(message));
     // Not on a terminal, `receive --hold` prints the held message and how to decide, then exits.
     assert.equal(await out.done, 0, out.text().slice(-300));
     assertTerminalSafe(out.stdout(), 'receive');

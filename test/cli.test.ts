@@ -3,6 +3,7 @@ import { spawnSync } from 'node:child_process';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { maxMessageBytes } from '../src/index.js';
+import { jsonLines } from './support/cli.js';
 import { projectRoot } from './support/shared.js';
 
 const bin = join(projectRoot, 'bin', 'lnmsg');
@@ -18,7 +19,7 @@ function lnmsg(...args: string[]) {
 test('capacity --json lists 1..20 hops with the library values', () => {
   const r = lnmsg('capacity', '--json');
   assert.equal(r.code, 0);
-  const rows = JSON.parse(r.stdout) as { hops: number; maxMessageBytes: number }[];
+  const rows = jsonLines<{ hops: number; maxMessageBytes: number }>(r.stdout);
   assert.deepEqual(
     rows.map((x) => x.hops),
     Array.from({ length: 20 }, (_, i) => i + 1),
@@ -28,7 +29,7 @@ test('capacity --json lists 1..20 hops with the library values', () => {
 
 test('capacity options refine the table', () => {
   const r = lnmsg('capacity', '--json', '--amount-msat', '1000', '--blockheight', '132');
-  const rows = JSON.parse(r.stdout) as { hops: number; maxMessageBytes: number }[];
+  const rows = jsonLines<{ hops: number; maxMessageBytes: number }>(r.stdout);
   assert.equal(rows[1]?.maxMessageBytes, 1200);
 });
 
@@ -64,7 +65,7 @@ test('an unreachable node: exit 3 and the socket path tried, no stack trace', ()
 });
 
 test('bad flags: exit 2 naming the flag, before touching the node', () => {
-  const dest = `02${'a'.repeat(64)}`;
+  const dest = `02${'ee'.repeat(32)}`;
   const sendWith = (...extra: string[]) => [
     'send',
     '--destination',
@@ -90,6 +91,30 @@ test('bad flags: exit 2 naming the flag, before touching the node', () => {
   }
 });
 
-test('--help exits 0', () => {
-  assert.equal(lnmsg('--help').code, 0);
+test('--help names each command with the arguments it takes', () => {
+  const r = lnmsg('--help');
+  assert.equal(r.code, 0);
+  assert.match(r.stdout, /^ {2}accept <payment_hash> +Settle/m);
+  assert.match(r.stdout, /^ {2}reject <payment_hash> \[reason\] +Refuse/m);
+  assert.doesNotMatch(r.stdout, /unused/);
+  const reject = lnmsg('reject', '--help');
+  assert.match(reject.stdout, /^Usage: lnmsg reject \[options\] <payment_hash> \[reason\]$/m);
+  assert.match(lnmsg('inbox', '--help').stdout, /--full/);
+});
+
+test('accept and reject check the payment hash before touching the node', () => {
+  for (const args of [['accept', 'xyz'], ['reject', 'ab', 'sold out'], ['accept']]) {
+    const r = lnmsg('--lightning-dir', '/nonexistent', ...args);
+    assert.equal(r.code, 2, `${args.join(' ')}: ${r.stderr}`);
+    assert.match(r.stderr, /payment_hash/);
+  }
+});
+
+test('--json prints one JSON object per line, for every command without a node too', () => {
+  for (const args of [['demo', 'hi'], ['capacity']]) {
+    const r = lnmsg('--json', ...args);
+    assert.equal(r.code, 0);
+    for (const l of jsonLines<unknown>(r.stdout))
+      assert.ok(typeof l === 'object' && l !== null && !Array.isArray(l));
+  }
 });

@@ -1,5 +1,4 @@
 import assert from 'node:assert/strict';
-import { mkdirSync } from 'node:fs';
 import { after, before, describe, test } from 'node:test';
 import { sha256 } from '@noble/hashes/sha2.js';
 import {
@@ -223,7 +222,20 @@ describe('bin/lnmsg-plugin driven with recorded lightningd messages', FIX, () =>
         { destination: 'nobody', payment_hash: '00'.repeat(32), msatoshi: 1, message: 'x' },
         /destination/,
       ],
-      ['sendmessage', { destination: `02${'11'.repeat(32)}`, msatoshi: 0, message: 'x' }, /msatoshi/],
+      ['sendmessage', { destination: `02${'ee'.repeat(32)}`, msatoshi: 0, message: 'x' }, /msatoshi/],
+      // Hex of the right length and prefix, but no point on the curve.
+      [
+        'sendmessage',
+        { destination: `02${'11'.repeat(32)}`, msatoshi: 1, message: 'x' },
+        /^destination: is not a node id: not a point on the secp256k1 curve/,
+      ],
+      // An empty message is refused here as by the CLI's flags and prompts.
+      ['sendmessage', { destination: `02${'ee'.repeat(32)}`, msatoshi: 1, message: '' }, /^message: /],
+      [
+        'sendmessage',
+        { destination: `02${'ee'.repeat(32)}`, msatoshi: 1, message_hex: '' },
+        /^message_hex: /,
+      ],
     ];
     for (const [method, params, names] of cases) {
       const answer = await node.call(method, params);
@@ -313,8 +325,7 @@ describe('bin/lnmsg-plugin with bad options', FIX, () => {
   test('lightningd unreachable at init: {disable} names the socket path', async () => {
     const node = await Node.start();
     nodes.push(node);
-    await node.fake.close();
-    mkdirSync(node.fake.dir);
+    await node.fake.close(); // the socket goes, its directory stays
     const init = await node.startPlugin();
     assert.match((init.result as { disable?: string }).disable ?? '', /lightning-rpc/);
   });

@@ -9,6 +9,7 @@ import type { Rpc } from '../src/cln/rpc.js';
 import { entriesAfter, highestIndex, newestFirst, PAGE } from '../src/web/lightningd.js';
 import { SECURITY_HEADERS } from '../src/web/server.js';
 import { FIXTURES, resultLike, rpcRecord } from './support/fake-lightningd.js';
+import { deliver } from './support/cli.js';
 import { Node, PAID, recordedPayment } from './support/plugin-node.js';
 import type { PluginMessage } from './support/plugin-process.js';
 import { needsShared } from './support/shared.js';
@@ -24,13 +25,13 @@ import {
 } from './support/web.js';
 
 /** Pays a fresh lnmsg hash on `node` with `message` (a recorded-shape htlc_accepted); `answer` is the hook's. */
-async function deliver(
+async function payFresh(
   node: Node,
   message: string | Uint8Array,
   o: { hold?: boolean; label?: string } = {},
 ): Promise<{ hash: string; answer: Promise<PluginMessage> }> {
   const hash = await node.result<string>('receivemessage_new', { amount_msat: 1000, ...o });
-  const answer = node.payWithMessage(hash, typeof message === 'string' ? utf8.encode(message) : message);
+  const answer = deliver(node, hash, typeof message === 'string' ? utf8.encode(message) : message);
   return { hash, answer };
 }
 
@@ -180,7 +181,7 @@ describe('lnmsg web against the plugin, behind a fake lightningd', needsShared(.
     let page: Page;
     let before1: string;
     before(async () => {
-      const { hash, answer } = await deliver(node, 'sent before the page opened');
+      const { hash, answer } = await payFresh(node, 'sent before the page opened');
       assert.equal(await hookResult(answer), 'resolve');
       before1 = hash;
       ({ browser, page } = await openPage(web.url));
@@ -193,7 +194,7 @@ describe('lnmsg web against the plugin, behind a fake lightningd', needsShared(.
     });
 
     test('a message received while the page is open appears without reloading', async () => {
-      const { hash, answer } = await deliver(node, 'arrived while you looked', { label: 'order-7' });
+      const { hash, answer } = await payFresh(node, 'arrived while you looked', { label: 'order-7' });
       assert.equal(await hookResult(answer), 'resolve');
       await waitForText(page, `${item(hash)} pre.text`, 'arrived while you looked');
       assert.equal(await textOf(page, `${item(hash)} .label`), 'label: order-7');
@@ -204,7 +205,7 @@ describe('lnmsg web against the plugin, behind a fake lightningd', needsShared(.
     test('markup and a javascript: URL in a message or label are shown as text and run nothing', async () => {
       const hostile =
         '<img src=x onerror=window.__pwned=1> <a href="javascript:alert(1)">javascript:alert(1)</a>';
-      const { hash, answer } = await deliver(node, hostile, {
+      const { hash, answer } = await payFresh(node, hostile, {
         label: '<b onmouseover=window.__pwned=2>x</b>',
       });
       assert.equal(await hookResult(answer), 'resolve');
@@ -221,8 +222,8 @@ describe('lnmsg web against the plugin, behind a fake lightningd', needsShared(.
 
     test('a binary message is shown as hex, a 64 KiB message whole', async () => {
       const binary = Uint8Array.from([0xff, 0x00, 0xfe, 0x41, 0xc3]);
-      const bin = await deliver(node, binary);
-      const big = await deliver(node, 'x'.repeat(64 * 1024 - 4) + 'end!');
+      const bin = await payFresh(node, binary);
+      const big = await payFresh(node, 'x'.repeat(64 * 1024 - 4) + 'end!');
       assert.equal(await hookResult(bin.answer), 'resolve');
       assert.equal(await hookResult(big.answer), 'resolve');
       await waitForText(page, `${item(bin.hash)} pre.hex`, 'ff00fe41c3');
@@ -232,7 +233,7 @@ describe('lnmsg web against the plugin, behind a fake lightningd', needsShared(.
     });
 
     test('Accept on a held message settles it: the htlc_accepted hook answers resolve', async () => {
-      const { hash, answer } = await deliver(node, 'hold me, then accept', { hold: true });
+      const { hash, answer } = await payFresh(node, 'hold me, then accept', { hold: true });
       await page.waitForSelector(`${item(hash)} button.accept`);
       assert.match(await textOf(page, `${item(hash)} .left`), /\d+:\d\d left to decide/);
       await page.click(`${item(hash)} button.accept`);
@@ -241,7 +242,7 @@ describe('lnmsg web against the plugin, behind a fake lightningd', needsShared(.
     });
 
     test('Reject asks for a reason and refuses: the hook answers fail and the reason is shown', async () => {
-      const { hash, answer } = await deliver(node, 'hold me, then reject', { hold: true });
+      const { hash, answer } = await payFresh(node, 'hold me, then reject', { hold: true });
       await page.waitForSelector(`${item(hash)} button.reject`);
       await page.click(`${item(hash)} button.reject`);
       await page.type(`${item(hash)} input.reason`, 'sold out');
@@ -341,7 +342,7 @@ describe('lnmsg web against the plugin, behind a fake lightningd', needsShared(.
       unlinkSync(link);
       symlinkSync(node.fake.socketPath, link);
       await page.waitForFunction(`document.querySelector('#banner').hidden`, { timeout: 30_000 });
-      const { hash, answer } = await deliver(node, 'after the node came back');
+      const { hash, answer } = await payFresh(node, 'after the node came back');
       assert.equal(await hookResult(answer), 'resolve');
       await waitForText(page, `${item(hash)} pre.text`, 'after the node came back');
     });

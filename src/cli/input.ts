@@ -1,5 +1,6 @@
 import { readFileSync } from 'node:fs';
 import * as prompts from '@clack/prompts';
+import { hexProblem, messageProblem, msatProblem, nodeIdProblem, paymentHashProblem } from '../cln/params.js';
 import { fromHex, utf8 } from '../wire/bytes.js';
 import { CliError, EXIT } from './exit.js';
 
@@ -9,25 +10,34 @@ export interface MessageFlags {
   file?: string;
 }
 
-/** The message bytes from exactly one of --message (text), --hex or --file. */
+/** A flag's value, or a usage error naming the flag and the value. */
+export function checked(flag: string, value: string, problem: string | undefined): string {
+  if (problem) throw new CliError(`${flag} ${JSON.stringify(value)}: ${problem}`, EXIT.usage);
+  return value;
+}
+
+/** The message bytes from exactly one of --message (text), --hex or --file; never empty. */
 export function messageFromFlags(f: MessageFlags): Uint8Array | undefined {
   const given = [f.message, f.hex, f.file].filter((v) => v !== undefined).length;
   if (given > 1) throw new CliError('give only one of --message, --hex, --file', EXIT.usage);
+  const [flag, value, bytes] = flagBytes(f);
+  if (bytes) checked(flag, value, messageProblem(bytes));
+  return bytes;
+}
+
+function flagBytes(f: MessageFlags): [string, string, Uint8Array | undefined] {
   if (f.hex !== undefined) {
-    try {
-      return fromHex(f.hex.trim(), '--hex');
-    } catch {
-      throw new CliError('--hex must be an even number of hex digits', EXIT.usage);
-    }
+    const hex = checked('--hex', f.hex, hexProblem(f.hex.trim())).trim();
+    return ['--hex', f.hex, fromHex(hex)];
   }
   if (f.file !== undefined) {
     try {
-      return new Uint8Array(readFileSync(f.file));
+      return ['--file', f.file, new Uint8Array(readFileSync(f.file))];
     } catch (e) {
       throw new CliError(`cannot read --file ${f.file}: ${(e as Error).message}`, EXIT.usage);
     }
   }
-  return f.message === undefined ? undefined : utf8.encode(f.message);
+  return ['--message', f.message ?? '', f.message === undefined ? undefined : utf8.encode(f.message)];
 }
 
 /** Asks for a missing value on a terminal; elsewhere a missing value is a usage error. */
@@ -42,9 +52,10 @@ export async function ask(
   return answer;
 }
 
+/** The checks of src/cln/params.ts, for text typed at a prompt or given as a flag. */
 export const validators = {
-  hash: (v: string) => (/^[0-9a-fA-F]{64}$/.test(v) ? undefined : 'a payment hash is 64 hex characters'),
-  pubkey: (v: string) => (/^0[23][0-9a-fA-F]{64}$/.test(v) ? undefined : 'a node id is 66 hex characters'),
-  msat: (v: string) => (/^[1-9]\d*$/.test(v) ? undefined : 'a whole number of msat, at least 1'),
-  nonEmpty: (v: string) => (v.length > 0 ? undefined : 'the message is empty'),
+  hash: paymentHashProblem,
+  pubkey: nodeIdProblem,
+  msat: (v: string) => msatProblem(v, { min: 1 }),
+  message: (v: string) => messageProblem(utf8.encode(v)),
 };

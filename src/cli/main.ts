@@ -1,4 +1,5 @@
-import { Command, CommanderError, Option } from 'commander';
+import { Argument, Command, CommanderError, Option } from 'commander';
+import { countProblem, paymentHashProblem } from '../cln/params.js';
 import { CAPACITY_DEFAULTS } from '../onion/capacity.js';
 import { serveWeb } from '../web/index.js';
 import { utf8 } from '../wire/bytes.js';
@@ -6,7 +7,15 @@ import { capacityTable, formatCapacity } from './capacity.js';
 import { type ConnectionOptions, NodeConnection } from './connection.js';
 import { formatDemo, runDemo } from './demo.js';
 import { CliError, EXIT } from './exit.js';
-import { decide, formatMessage, type MessageView, newPaymentHash, waitForMessage } from './receive.js';
+import { checked } from './input.js';
+import {
+  decide,
+  formatMessage,
+  type MessageView,
+  newPaymentHash,
+  SHOWN_CHARS,
+  waitForMessage,
+} from './receive.js';
 import { escapeUntrusted } from './safe-text.js';
 import { formatSend, send } from './send.js';
 
@@ -15,17 +24,55 @@ type Out = (text: string) => void;
 /** Messages a `receivemessage_list` call asks for: a few, as each may be large. */
 const INBOX_PAGE = 25;
 
-/** A message in inbox and watch: when and which hash, then the message. */
-function formatEntry(m: MessageView): string {
+/** A message in inbox and watch: when and which hash, then the message (long ones cut unless `full`). */
+function formatEntry(m: MessageView, full: boolean): string {
   const heading = `${new Date(m.received_at * 1000).toISOString()} ${m.payment_hash}`;
-  return `${escapeUntrusted(heading)}\n${formatMessage(m)}\n`;
+  return `${escapeUntrusted(heading)}\n${formatMessage(m, full)}\n`;
 }
 
-function wholeNumber(name: string) {
-  return (v: string) => {
-    if (!/^\d+$/.test(v)) throw new CliError(`${name} ${JSON.stringify(v)}: a whole number`, EXIT.usage);
-    return v;
-  };
+type Listed = { messages: MessageView[] };
+
+/** Every message from created_index `start` on, a page at a time, so no reply grows with the inbox. */
+async function* messagesFrom(node: NodeConnection, start: number): AsyncGenerator<MessageView> {
+  for (;;) {
+    const { messages } = await node.call<Listed>('receivemessage_list', {
+      index: 'created',
+      start,
+      limit: INBOX_PAGE,
+    });
+    yield* messages;
+    const last = messages.at(-1);
+    if (messages.length < INBOX_PAGE || !last) return;
+    start = last.created_index + 1;
+  }
+}
+
+/**
+ * The newest message's created_index (0 when there is none), in a few one-message reads: a
+ * list has no "last", so double the start until nothing is found, then halve the gap.
+ */
+async function newestCreatedIndex(node: NodeConnection): Promise<number> {
+  const firstFrom = async (start: number) =>
+    (await node.call<Listed>('receivemessage_list', { index: 'created', start, limit: 1 })).messages[0]
+      ?.created_index;
+  let lo = 0; // the newest index seen
+  let hi = 1; // a start that found nothing
+  for (let i = await firstFrom(hi); i !== undefined; i = await firstFrom(hi)) {
+    lo = i;
+    hi = 2 * i;
+  }
+  while (hi - lo > 1) {
+    const mid = Math.floor((lo + hi) / 2);
+    const i = await firstFrom(mid);
+    if (i === undefined) hi = mid;
+    else lo = i;
+  }
+  return lo;
+}
+
+/** A flag's parser: the value if it is a whole number, else a usage error naming the flag. */
+function wholeNumber(flag: string) {
+  return (v: string) => checked(flag, v, countProblem(v));
 }
 
 /** Builds the `lnmsg` command line; `out` receives what is printed on stdout. */
@@ -57,7 +104,7 @@ export function cli(out: Out = (t) => process.stdout.write(`${t}\n`)): Command {
     .argument('[message...]', 'the message', ['hello from lnmsg'])
     .action((words: string[], _o, cmd: Command) => {
       const r = runDemo(utf8.encode(words.join(' ')));
-      out(globals(cmd).json ? JSON.stringify(r, null, 2) : formatDemo(r));
+      out(globals(cmd).json ? JSON.stringify(r) : formatDemo(r));
     });
 
   program
@@ -97,7 +144,8 @@ export function cli(out: Out = (t) => process.stdout.write(`${t}\n`)): Command {
           senderHop: o.senderHop === true,
         };
         const rows = capacityTable(opts);
-        out(globals(cmd).json ? JSON.stringify(rows) : formatCapacity(rows, opts));
+        if (globals(cmd).json) for (const row of rows) out(JSON.stringify(row));
+        else out(formatCapacity(rows, opts));
       },
     );
 
@@ -128,13 +176,13 @@ export function cli(out: Out = (t) => process.stdout.write(`${t}\n`)): Command {
         const m: MessageView = await waitForMessage(node, paymentHash, Number(o.timeout));
         out(json ? JSON.stringify(m) : formatMessage(m));
         if (o.hold) {
-          const status = await decide(node, m);
-          if (json) out(JSON.stringify({ payment_hash: paymentHash, status }));
+          const d = await decide(node, m);
+          if (json) out(JSON.stringify({ payment_hash: paymentHash, ...d }));
+          else if (d.status === 'held')
+            line(`held: decide with lnmsg accept ${paymentHash} or lnmsg reject ${paymentHash}`);
           else
             line(
-              status === 'held'
-                ? `held: decide with lnmsg accept ${paymentHash} or lnmsg reject ${paymentHash}`
-                : `payment ${status}`,
+              `payment ${d.status}${d.elsewhere ? ' elsewhere' : ''}${d.reason === undefined ? '' : `: ${d.reason}`}`,
             );
         }
       });
@@ -163,25 +211,19 @@ export function cli(out: Out = (t) => process.stdout.write(`${t}\n`)): Command {
       });
     });
 
+  const fullOption = () => new Option('--full', `show messages longer than ${SHOWN_CHARS} characters whole`);
+
   program
     .command('inbox')
     .description('Every message received, oldest first')
-    .action(async (_o, cmd: Command) => {
+    .addOption(fullOption())
+    .action(async (o: { full?: boolean }, cmd: Command) => {
       const json = globals(cmd).json;
       await withNode(cmd, async (node) => {
         let shown = 0;
-        // Page by page, so neither lightningd's reply nor this process grows with the inbox.
-        for (let start = 0; ;) {
-          const { messages } = await node.call<{ messages: MessageView[] }>('receivemessage_list', {
-            index: 'created',
-            start,
-            limit: INBOX_PAGE,
-          });
-          for (const m of messages) out(json ? JSON.stringify(m) : formatEntry(m));
-          shown += messages.length;
-          const last = messages.at(-1);
-          if (messages.length < INBOX_PAGE || !last) break;
-          start = last.created_index + 1;
+        for await (const m of messagesFrom(node, 0)) {
+          out(json ? JSON.stringify(m) : formatEntry(m, o.full === true));
+          shown++;
         }
         if (shown === 0 && !json) out('no messages yet');
       });
@@ -189,13 +231,27 @@ export function cli(out: Out = (t) => process.stdout.write(`${t}\n`)): Command {
 
   program
     .command('watch')
-    .description('Print each message as it arrives, until interrupted')
-    .action(async (_o, cmd: Command) => {
+    .description('Print each message as it arrives, until interrupted (rides out lightningd restarts)')
+    .addOption(fullOption())
+    .action(async (o: { full?: boolean }, cmd: Command) => {
+      const json = globals(cmd).json;
       await withNode(cmd, async (node) => {
-        for (;;) {
-          const m = await node.call<MessageView | null>('receivemessage_wait', { timeout: 60 });
-          if (m) out(globals(cmd).json ? JSON.stringify(m) : formatEntry(m));
-        }
+        let newest = await newestCreatedIndex(node);
+        // From here on every message stored is shown: said, so a script (or a test) knows when.
+        process.stderr.write('waiting for new messages (Ctrl-C to stop)…\n');
+        // Each round catches up by index, not by what the wait returned, so a round run again after
+        // a lightningd restart prints what arrived meanwhile, and nothing twice.
+        const round = async () => {
+          // Asked first, so a message stored while the list below is read still wakes it.
+          const woken = node.call('receivemessage_wait', { timeout: 60 });
+          woken.catch(() => undefined); // awaited below; not unhandled if the list fails first
+          for await (const m of messagesFrom(node, newest + 1)) {
+            out(json ? JSON.stringify(m) : formatEntry(m, o.full === true));
+            newest = m.created_index;
+          }
+          await woken;
+        };
+        for (;;) await node.rideOut(round);
       });
     });
 
@@ -208,26 +264,36 @@ export function cli(out: Out = (t) => process.stdout.write(`${t}\n`)): Command {
       serveWeb(globals(cmd), { host: o.host, port: Number(o.port) }, out),
     );
 
-  for (const [name, method] of [
-    ['accept', 'receivemessage_accept'],
-    ['reject', 'receivemessage_reject'],
-  ] as const) {
-    program
-      .command(name)
-      .description(name === 'accept' ? 'Settle a held message payment' : 'Refuse a held message payment')
-      .argument('<payment_hash>')
-      .argument(name === 'reject' ? '[reason]' : '[unused]')
-      .action(async (hash: string, reason: string | undefined, _o, cmd: Command) => {
-        await withNode(cmd, async (node) => {
-          const r = await node.call<{ status: string }>(method, {
-            payment_hash: hash,
-            ...(name === 'reject' && reason ? { reason } : {}),
-          });
-          if (globals(cmd).json) out(JSON.stringify(r));
-          else line(`payment ${r.status}`);
-        });
-      });
-  }
+  const hashArgument = () =>
+    new Argument('<payment_hash>', 'the held payment (from lnmsg receive --hold, watch or inbox)').argParser(
+      (v: string) => checked('payment_hash', v, paymentHashProblem(v)),
+    );
+  const decision = async (cmd: Command, method: string, params: Record<string, unknown>) =>
+    withNode(cmd, async (node) => {
+      const r = await node.call<{ status: string }>(method, params);
+      if (globals(cmd).json) out(JSON.stringify(r));
+      else line(`payment ${r.status}`);
+    });
+
+  program
+    .command('accept')
+    .description('Settle a held message payment')
+    .addArgument(hashArgument())
+    .action((hash: string, _o, cmd: Command) =>
+      decision(cmd, 'receivemessage_accept', { payment_hash: hash }),
+    );
+
+  program
+    .command('reject')
+    .description('Refuse a held message payment: the payer gets the money back')
+    .addArgument(hashArgument())
+    .argument('[reason]', 'why, kept with the message (default "rejected by the payee")')
+    .action((hash: string, reason: string | undefined, _o, cmd: Command) =>
+      decision(cmd, 'receivemessage_reject', {
+        payment_hash: hash,
+        ...(reason === undefined ? {} : { reason }),
+      }),
+    );
   return program;
 }
 
@@ -236,6 +302,7 @@ export function cli(out: Out = (t) => process.stdout.write(`${t}\n`)): Command {
  * Their messages are escaped: lightningd's errors can quote what a remote node or sender wrote.
  */
 export async function main(argv: string[]): Promise<number> {
+  endQuietlyWhenReaderLeaves();
   try {
     await cli().parseAsync(argv, { from: 'user' });
     return EXIT.ok;
@@ -248,4 +315,20 @@ export async function main(argv: string[]): Promise<number> {
     process.stderr.write(`lnmsg: unexpected error: ${escapeUntrusted(String((e as Error).message ?? e))}\n`);
     return EXIT.node;
   }
+}
+
+/**
+ * A reader that stops reading (`| head`, quitting `less`) has what it wanted: lnmsg ends at once
+ * with 0, whatever the command, so `set -o pipefail` scripts carry on. Another write error (a
+ * full disk) is one line and exit 3. A stderr that cannot be written is ignored: the exit status
+ * still tells.
+ */
+function endQuietlyWhenReaderLeaves(): void {
+  if (process.stdout.listenerCount('error') > 0) return;
+  process.stdout.on('error', (e: NodeJS.ErrnoException) => {
+    if (e.code === 'EPIPE') process.exit(EXIT.ok);
+    process.stderr.write(`lnmsg: cannot write the output: ${e.message}\n`);
+    process.exit(EXIT.node);
+  });
+  process.stderr.on('error', () => undefined);
 }

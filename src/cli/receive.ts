@@ -1,6 +1,9 @@
+import { setTimeout as sleep } from 'node:timers/promises';
 import * as prompts from '@clack/prompts';
+import { msatProblem, msatValue } from '../cln/params.js';
 import type { NodeConnection } from './connection.js';
 import { CliError, EXIT } from './exit.js';
+import { checked } from './input.js';
 import { escapeUntrusted } from './safe-text.js';
 
 export interface MessageView {
@@ -9,7 +12,9 @@ export interface MessageView {
   message_hex: string;
   is_text: boolean;
   payment_hash: string;
+  message_bytes: number;
   status: string;
+  spontaneous: boolean;
   received_at: number;
   created_index: number;
   sender?: string;
@@ -32,11 +37,12 @@ export async function newPaymentHash(
   node: NodeConnection,
   f: ReceiveFlags,
 ): Promise<{ paymentHash: string; nodeId: string }> {
-  if (f.amountMsat !== undefined && !/^\d+$/.test(f.amountMsat)) {
-    throw new CliError(`--amount-msat ${JSON.stringify(f.amountMsat)}: a whole number of msat`, EXIT.usage);
-  }
+  const amountMsat =
+    f.amountMsat === undefined
+      ? undefined
+      : msatValue(checked('--amount-msat', f.amountMsat, msatProblem(f.amountMsat)));
   const paymentHash = await node.call<string>('receivemessage_new', {
-    ...(f.amountMsat === undefined ? {} : { amount_msat: Number(f.amountMsat) }),
+    ...(amountMsat === undefined ? {} : { amount_msat: amountMsat }),
     ...(f.label === undefined ? {} : { label: f.label }),
     ...(f.hold ? { hold: true } : {}),
   });
@@ -55,37 +61,82 @@ export async function waitForMessage(
     const left = Math.ceil((until - Date.now()) / 1000);
     if (left <= 0)
       throw new CliError(`no message for ${paymentHash} within ${timeoutSeconds}s`, EXIT.timeout);
-    const m = await node.call<MessageView | null>('receivemessage_wait', {
-      payment_hash: paymentHash,
-      timeout: Math.min(left, WAIT_SLICE_SECONDS),
-    });
+    // The message is stored by its hash: asking again after a lightningd restart finds it.
+    const m = await node.rideOut(() =>
+      node.call<MessageView | null>('receivemessage_wait', {
+        payment_hash: paymentHash,
+        timeout: Math.min(left, WAIT_SLICE_SECONDS),
+      }),
+    );
     if (m) return m;
   }
 }
 
-/** For --hold: the payee decides on a terminal; without one, it prints how to decide later. */
-export async function decide(node: NodeConnection, m: MessageView): Promise<string> {
-  if (!process.stdin.isTTY) return 'held';
+/** What became of a held message: decided here, left held, or decided elsewhere (with why, if refused). */
+export interface Decided {
+  status: string;
+  elsewhere?: boolean;
+  reason?: string;
+}
+
+/** How often the open prompt looks for a decision made elsewhere (another shell, the deadline). */
+const DECIDED_ELSEWHERE_POLL_MS = 1000;
+
+/**
+ * For --hold: the payee decides on a terminal; without one, it prints how to decide later. While
+ * the question is open the message is watched, and a decision made elsewhere closes it.
+ */
+export async function decide(node: NodeConnection, m: MessageView): Promise<Decided> {
+  if (!process.stdin.isTTY) return { status: 'held' };
+  const closed = new AbortController();
+  let elsewhere: MessageView | undefined;
+  const watching = (async () => {
+    while (!closed.signal.aborted) {
+      await sleep(DECIDED_ELSEWHERE_POLL_MS, undefined, { signal: closed.signal }).catch(() => undefined);
+      if (closed.signal.aborted) return;
+      const now = await node
+        .call<MessageView | null>('receivemessage_poll', { payment_hash: m.payment_hash })
+        .catch(() => null); // lightningd away for a moment: look again next time
+      if (now && now.status !== 'held') {
+        elsewhere = now;
+        closed.abort();
+      }
+    }
+  })();
   const ok = await prompts.confirm({
     message: 'Settle this payment (no = refuse it, the payer gets the money back)?',
+    signal: closed.signal,
   });
-  if (prompts.isCancel(ok)) return 'held';
+  closed.abort();
+  await watching;
+  if (elsewhere) return { status: elsewhere.status, elsewhere: true, reason: elsewhere.reject_reason };
+  if (prompts.isCancel(ok)) return { status: 'held' };
   const r = await node.call<{ status: string }>(ok ? 'receivemessage_accept' : 'receivemessage_reject', {
     payment_hash: m.payment_hash,
   });
-  return r.status;
+  return { status: r.status };
+}
+
+/** Messages longer than this many characters (hex digits for binary) are cut in inbox and watch. */
+export const SHOWN_CHARS = 500;
+
+/** The first SHOWN_CHARS characters (never half a character) and how to see all, unless `full`. */
+function shortened(text: string, bytes: number, full: boolean): string {
+  const chars = [...text];
+  if (full || chars.length <= SHOWN_CHARS) return text;
+  return `${chars.slice(0, SHOWN_CHARS).join('')}… (${bytes} bytes; --full to show all)`;
 }
 
 /**
  * Each line is escaped whole: our own text in it holds no backslash or control character, so only
  * what the sender (or the node) wrote is escaped, and no field can end a line or forge another.
  */
-export function formatMessage(m: MessageView): string {
+export function formatMessage(m: MessageView, full = true): string {
   const lines = [
-    `received ${m.amount} msat (${m.status})`,
+    `received ${m.amount} msat (${m.status}${m.spontaneous ? ', spontaneous' : ''})`,
     m.is_text
-      ? `message: ${m.message}`
-      : `message (hex, ${m.message_hex.length / 2} bytes): ${m.message_hex}`,
+      ? `message: ${shortened(m.message, m.message_bytes, full)}`
+      : `message (hex, ${m.message_bytes} bytes): ${shortened(m.message_hex, m.message_bytes, full)}`,
   ];
   if (m.label !== undefined) lines.push(`label: ${m.label}`);
   if (m.sender) lines.push(`sender: ${m.sender} (${m.verified ? 'verified' : 'NOT verified'})`);

@@ -1,8 +1,10 @@
 import * as prompts from '@clack/prompts';
-import { toHex } from '../wire/bytes.js';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { countProblem, countValue, msatValue } from '../cln/params.js';
+import { toHex, utf8 } from '../wire/bytes.js';
 import type { NodeConnection } from './connection.js';
 import { CliError, EXIT } from './exit.js';
-import { ask, type MessageFlags, messageFromFlags, validators } from './input.js';
+import { ask, checked, type MessageFlags, messageFromFlags, validators } from './input.js';
 import { escapeUntrusted } from './safe-text.js';
 
 export interface SendFlags extends MessageFlags {
@@ -33,12 +35,6 @@ export interface SendOutcome {
   route: { short_channel_id_dir: string; node_id: string }[];
 }
 
-function checked(flag: string, value: string, validate: (v: string) => string | undefined): string {
-  const problem = validate(value);
-  if (problem) throw new CliError(`${flag} ${JSON.stringify(value)}: ${problem}`, EXIT.usage);
-  return value;
-}
-
 /** `lnmsg send`: every missing flag is asked for on a terminal, as the seed's sendMessage.py did. */
 export async function send(node: NodeConnection, f: SendFlags): Promise<SendOutcome> {
   const value = (
@@ -46,7 +42,7 @@ export async function send(node: NodeConnection, f: SendFlags): Promise<SendOutc
     given: string | undefined,
     question: string,
     v: (s: string) => string | undefined,
-  ) => (given === undefined ? ask(flag, question, v) : Promise.resolve(checked(flag, given, v)));
+  ) => (given === undefined ? ask(flag, question, v) : Promise.resolve(checked(flag, given, v(given))));
   const destination = await value('--destination', f.destination, 'Payee node id', validators.pubkey);
   if (f.keysend && f.paymentHash !== undefined)
     throw new CliError('--keysend sends without a payment hash', EXIT.usage);
@@ -54,26 +50,33 @@ export async function send(node: NodeConnection, f: SendFlags): Promise<SendOutc
     ? undefined
     : await value('--payment-hash', f.paymentHash, 'Payment hash (from lnmsg receive)', validators.hash);
   const amountMsat = await value('--amount-msat', f.amountMsat, 'Amount in msat', validators.msat);
-  const message =
-    messageFromFlags(f) ?? new TextEncoder().encode(await ask('--message', 'Message', validators.nonEmpty));
+  const message = messageFromFlags(f) ?? utf8.encode(await ask('--message', 'Message', validators.message));
   const count = (flag: string, v: string | undefined) =>
-    v === undefined ? undefined : Number(checked(flag, v, validators.msat));
+    v === undefined ? undefined : countValue(checked(flag, v, countProblem(v, { min: 1 })));
   const call = node.call<SendOutcome>('sendmessage', {
     destination: destination.toLowerCase(),
     ...(paymentHash ? { payment_hash: paymentHash.toLowerCase() } : {}),
-    amount_msat: Number(amountMsat),
+    amount_msat: msatValue(amountMsat),
     message_hex: toHex(message),
     sign: f.sign,
     ...(f.retryFor === undefined ? {} : { retry_for: count('--retry-for', f.retryFor) }),
     ...(f.maxParts === undefined ? {} : { max_parts: count('--max-parts', f.maxParts) }),
   });
-  return f.progress && paymentHash ? withProgressBar(node, paymentHash, call) : call;
+  return f.progress && paymentHash ? withProgress(node, paymentHash.toLowerCase(), call) : call;
 }
 
-/** Polls sendmessage_status while the send runs; draws a bar once the message turns out to need parts. */
-async function withProgressBar<T>(node: NodeConnection, paymentHash: string, call: Promise<T>): Promise<T> {
+/** How long every HTLC must have been out before the payer is told the payee is deciding. */
+const DECIDING_AFTER_MS = 2000;
+
+/**
+ * Polls while the send runs: a bar once the message turns out to need parts, and a word when
+ * every HTLC has been out a while, as when the payee holds the payment to decide on it.
+ */
+async function withProgress<T>(node: NodeConnection, paymentHash: string, call: Promise<T>): Promise<T> {
   let bar: ReturnType<typeof prompts.progress> | undefined;
   let shown = 0;
+  let allOutSince: number | undefined;
+  let told = false;
   let finished = false;
   const poll = async () => {
     while (!finished) {
@@ -89,7 +92,15 @@ async function withProgressBar<T>(node: NodeConnection, paymentHash: string, cal
         if (sent > shown) bar.advance(sent - shown, `${sent}/${s.parts} parts sent, waiting for the payee`);
         shown = Math.max(shown, sent);
       }
-      await new Promise((r) => setTimeout(r, 200));
+      // sendmessage_status counts retries and knows nothing of single parts; lightningd knows what is out.
+      const out = told ? 0 : await pendingHtlcs(node, paymentHash);
+      allOutSince = out > 0 && out >= (s?.parts ?? 1) ? (allOutSince ?? Date.now()) : undefined;
+      if (!told && allOutSince !== undefined && Date.now() - allOutSince >= DECIDING_AFTER_MS) {
+        told = true;
+        if (bar) bar.message('every part is out: waiting for the payee to decide…');
+        else process.stderr.write('waiting for the payee to decide…\n');
+      }
+      await sleep(200);
     }
   };
   const polling = poll();
@@ -100,6 +111,14 @@ async function withProgressBar<T>(node: NodeConnection, paymentHash: string, cal
     await polling;
     bar?.stop('done');
   }
+}
+
+/** HTLCs of this payment on their way or held at the payee, as lightningd lists them. */
+async function pendingHtlcs(node: NodeConnection, paymentHash: string): Promise<number> {
+  const r = await node
+    .call<{ payments: { status: string }[] }>('listsendpays', { payment_hash: paymentHash })
+    .catch(() => ({ payments: [] }));
+  return r.payments.filter((p) => p.status === 'pending').length;
 }
 
 /** Lines escaped whole, as in formatMessage: every value in them comes from the node (the preimage from the payee). */

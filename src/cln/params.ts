@@ -1,4 +1,75 @@
+import { secp256k1 } from '@noble/curves/secp256k1.js';
+import { fromHex, utf8 } from '../wire/bytes.js';
 import { INVALID_PARAMS, MethodError } from './plugin.js';
+
+/*
+ * One set of checks for what people and scripts give lnmsg: the CLI's flags and prompts and the
+ * plugin's RPC parameters. Each `…Problem` returns what is wrong with a value (a phrase the caller
+ * puts after the name it knows: `--destination` or `destination`), or undefined when it is fine.
+ */
+
+export interface Range {
+  min?: number;
+  max?: number;
+}
+
+/** A node id: a compressed secp256k1 point, so a typo fails here rather than in routing. */
+export function nodeIdProblem(v: unknown): string | undefined {
+  if (typeof v !== 'string' || !/^0[23][0-9a-fA-F]{64}$/.test(v))
+    return 'must be a node id (66 hex characters starting 02 or 03)';
+  try {
+    secp256k1.Point.fromHex(v.toLowerCase());
+    return undefined;
+  } catch {
+    return 'is not a node id: not a point on the secp256k1 curve';
+  }
+}
+
+export function paymentHashProblem(v: unknown): string | undefined {
+  return typeof v === 'string' && /^[0-9a-fA-F]{64}$/.test(v)
+    ? undefined
+    : 'must be a payment hash (64 hex characters)';
+}
+
+export function hexProblem(v: unknown): string | undefined {
+  return typeof v === 'string' && /^(?:[0-9a-fA-F]{2})*$/.test(v)
+    ? undefined
+    : 'must be an even number of hex digits';
+}
+
+/** Refused everywhere: a payment with an empty message record carries nothing to read. */
+export function messageProblem(bytes: Uint8Array): string | undefined {
+  return bytes.length === 0 ? 'the message is empty' : undefined;
+}
+
+/** A kind of whole number: how it is written, and what to call it when it is not. */
+interface Whole {
+  form: RegExp;
+  what: string;
+}
+
+/** msat as lightning-cli users write them: 1000, "1000", "1000msat" or "1sat". */
+const MSAT: Whole = { form: /^(\d+)(msat|sat)?$/, what: 'a whole number of msat' };
+const COUNT: Whole = { form: /^(\d+)$/, what: 'a whole number' };
+
+function wholeValue(kind: Whole, v: unknown): number | undefined {
+  const m = kind.form.exec(String(v));
+  const n = m ? Number(m[1]) * (m[2] === 'sat' ? 1000 : 1) : Number.NaN;
+  return Number.isSafeInteger(n) ? n : undefined;
+}
+
+function wholeProblem(kind: Whole, v: unknown, range: Range): string | undefined {
+  const n = wholeValue(kind, v);
+  if (n === undefined) return `must be ${kind.what}`;
+  if (range.min !== undefined && n < range.min) return `must be at least ${range.min}`;
+  if (range.max !== undefined && n > range.max) return `must be at most ${range.max}`;
+  return undefined;
+}
+
+export const msatValue = (v: unknown) => wholeValue(MSAT, v);
+export const msatProblem = (v: unknown, range: Range = {}) => wholeProblem(MSAT, v, range);
+export const countValue = (v: unknown) => wholeValue(COUNT, v);
+export const countProblem = (v: unknown, range: Range = {}) => wholeProblem(COUNT, v, range);
 
 type Params = Record<string, unknown>;
 
@@ -6,48 +77,57 @@ function bad(name: string, why: string, got: unknown): never {
   throw new MethodError(INVALID_PARAMS, `${name}: ${why}, got ${JSON.stringify(got)}`);
 }
 
-interface WholeOptions {
-  min?: number;
-  max?: number;
+function checked(name: string, v: unknown, problem: string | undefined): void {
+  if (problem) bad(name, problem, v);
+}
+
+interface WholeOptions extends Range {
   fallback?: number;
 }
 
-function whole(p: Params, name: string, opts: WholeOptions, form: RegExp, what: string): number {
+function whole(p: Params, name: string, opts: WholeOptions, kind: Whole): number {
   const v = p[name];
   if (v === undefined || v === null) {
     if (opts.fallback !== undefined) return opts.fallback;
     bad(name, 'is required', v);
   }
-  const m = form.exec(String(v));
-  const n = m ? Number(m[1]) * (m[2] === 'sat' ? 1000 : 1) : Number.NaN;
-  if (!Number.isSafeInteger(n)) bad(name, `must be ${what}`, v);
-  if (opts.min !== undefined && n < opts.min) bad(name, `must be at least ${opts.min}`, v);
-  if (opts.max !== undefined && n > opts.max) bad(name, `must be at most ${opts.max}`, v);
-  return n;
+  checked(name, v, wholeProblem(kind, v, opts));
+  return wholeValue(kind, v) as number;
 }
 
 /** Checks for what callers (lightning-cli, scripts) send: each error names the parameter. */
 export const param = {
   hash(p: Params, name: string): string {
-    const v = p[name];
-    if (typeof v !== 'string' || !/^[0-9a-fA-F]{64}$/.test(v)) bad(name, 'must be 64 hex characters', v);
-    return v.toLowerCase();
+    checked(name, p[name], paymentHashProblem(p[name]));
+    return (p[name] as string).toLowerCase();
   },
 
   pubkey(p: Params, name: string): string {
-    const v = p[name];
-    if (typeof v !== 'string' || !/^0[23][0-9a-fA-F]{64}$/.test(v))
-      bad(name, 'must be a 33-byte node id in hex', v);
-    return v.toLowerCase();
+    checked(name, p[name], nodeIdProblem(p[name]));
+    return (p[name] as string).toLowerCase();
   },
 
   /** A whole number of msat; accepts "1000", "1000msat" and "1sat" as lightning-cli users write them. */
   msat(p: Params, name: string, opts: WholeOptions = {}): number {
-    return whole(p, name, opts, /^(\d+)(msat|sat)?$/, 'a whole number of msat');
+    return whole(p, name, opts, MSAT);
   },
 
   count(p: Params, name: string, opts: WholeOptions = {}): number {
-    return whole(p, name, opts, /^(\d+)$/, 'a whole number');
+    return whole(p, name, opts, COUNT);
+  },
+
+  /** The message to send: `message_hex` (any bytes) or `message` (text), not empty. */
+  message(p: Params): Uint8Array {
+    if (typeof p.message_hex === 'string') {
+      checked('message_hex', p.message_hex, hexProblem(p.message_hex));
+      const bytes = fromHex(p.message_hex);
+      checked('message_hex', p.message_hex, messageProblem(bytes));
+      return bytes;
+    }
+    if (typeof p.message !== 'string') bad('message', 'must be a string (or give message_hex)', p.message);
+    const bytes = utf8.encode(p.message);
+    checked('message', p.message, messageProblem(bytes));
+    return bytes;
   },
 
   seconds(p: Params, name: string, fallback: number): number {

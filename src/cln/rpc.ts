@@ -8,10 +8,11 @@ export class RpcError extends Error {
   constructor(
     readonly method: string,
     readonly code: number,
-    message: string,
+    /** lightningd's (or the plugin's) own words, without the method and code. */
+    readonly reason: string,
     readonly data?: unknown,
   ) {
-    super(`${method}: ${message} (code ${code})`);
+    super(`${method}: ${reason} (code ${code})`);
   }
 }
 
@@ -86,7 +87,8 @@ export class LightningRpc implements Rpc {
   }
 
   close(): void {
-    this.socket?.end();
+    // Not end(): a long poll still pending (receivemessage_wait) would keep the process alive.
+    this.socket?.destroy();
     this.socket = undefined;
   }
 

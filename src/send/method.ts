@@ -1,6 +1,5 @@
 import { param } from '../cln/params.js';
 import { INVALID_PARAMS, MethodError, type PluginContext } from '../cln/plugin.js';
-import { fromHex, utf8 } from '../wire/bytes.js';
 import { sendMessage } from './message.js';
 import { failureView, SendError, type Sender } from './sender.js';
 
@@ -25,29 +24,12 @@ export function defaultMaxFeeMsat(amountMsat: number): number {
   return Math.max(5000, Math.ceil(amountMsat / 100));
 }
 
-function messageBytes(p: Record<string, unknown>): Uint8Array {
-  if (typeof p.message_hex === 'string') {
-    try {
-      return fromHex(p.message_hex, 'message_hex');
-    } catch {
-      throw new MethodError(INVALID_PARAMS, 'message_hex: must be an even number of hex digits');
-    }
-  }
-  if (typeof p.message !== 'string') {
-    throw new MethodError(
-      INVALID_PARAMS,
-      `message: must be a string (or give message_hex), got ${JSON.stringify(p.message)}`,
-    );
-  }
-  return utf8.encode(p.message);
-}
-
 export async function sendMessageMethod(sender: Sender, p: Record<string, unknown>, ctx: PluginContext) {
   const destination = param.pubkey(p, 'destination');
   const paymentHash =
     p.payment_hash === undefined || p.payment_hash === null ? undefined : param.hash(p, 'payment_hash');
   const amountMsat = param.msat(p, p.amount_msat !== undefined ? 'amount_msat' : 'msatoshi', { min: 1 });
-  const message = messageBytes(p);
+  const message = param.message(p);
   const maxParts = param.count(p, 'max_parts', { min: 1, fallback: 128 });
   const key = paymentHash ?? '';
   try {

@@ -148,13 +148,16 @@ export class FakeLightningd {
     readonly dir: string,
     readonly socketPath: string,
     private readonly server: Server,
+    /** Whether `close` removes `dir`: not when it was given, as for a restart in the same place. */
+    private readonly ownsDir: boolean,
   ) {}
 
-  static async start(rpcFile = 'lightning-rpc'): Promise<FakeLightningd> {
-    const dir = mkdtempSync(join(tmpdir(), 'lnmsg-fake-ln-'));
-    const socketPath = join(dir, rpcFile);
+  /** Listens on `<dir>/<rpcFile>`; without `dir`, in a fresh temp dir that `close` removes. */
+  static async start(rpcFile = 'lightning-rpc', dir?: string): Promise<FakeLightningd> {
+    const where = dir ?? mkdtempSync(join(tmpdir(), 'lnmsg-fake-ln-'));
+    const socketPath = join(where, rpcFile);
     const server = createServer();
-    const fake = new FakeLightningd(dir, socketPath, server);
+    const fake = new FakeLightningd(where, socketPath, server, dir === undefined);
     server.on('connection', (socket) => fake.accept(socket));
     await new Promise<void>((resolve, reject) => {
       server.once('error', reject);
@@ -240,12 +243,12 @@ export class FakeLightningd {
     return this.accepted;
   }
 
-  /** Stops listening, drops every connection and removes the temp dir. */
+  /** Stops listening (the socket file goes with it), drops every connection and removes its own temp dir. */
   async close(): Promise<void> {
     this.held = undefined;
     this.dropConnections();
     await new Promise<void>((resolve) => this.server.close(() => resolve()));
-    rmSync(this.dir, { recursive: true, force: true });
+    if (this.ownsDir) rmSync(this.dir, { recursive: true, force: true });
   }
 
   private accept(socket: Socket): void {

@@ -1,5 +1,9 @@
 import assert from 'node:assert/strict';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import {
+  type Answer,
   errorLike,
   FakeDatastore,
   FakeLightningd,
@@ -7,8 +11,6 @@ import {
   resultLike,
   rpcRecord,
 } from './fake-lightningd.js';
-import { DEFAULT_MESSAGE_TLV_TYPE } from '../../src/index.js';
-import { htlcRequest } from './htlc.js';
 import { type PluginMessage, PluginProcess } from './plugin-process.js';
 import { passthroughRequest, recordedGetmanifest, recordedInit, renumber } from './recorded.js';
 
@@ -52,17 +54,64 @@ export class Node {
   plugin!: PluginProcess;
   manifest!: Manifest;
   private n = 0;
-  private constructor(readonly fake: FakeLightningd) {
-    fake.replyWith('getinfo', 'getinfo-n3');
-    this.datastore.install(fake);
+  private options: Record<string, unknown> = {};
+  /** What `restart` sets up again on the new lightningd (handlers set on `fake` directly are not). */
+  private readonly setups: ((fake: FakeLightningd) => void)[] = [
+    (fake) => fake.replyWith('getinfo', 'getinfo-n3'),
+    (fake) => this.datastore.install(fake),
+  ];
+
+  private constructor(
+    readonly dir: string,
+    public fake: FakeLightningd,
+  ) {
+    for (const setup of this.setups) setup(fake);
   }
 
   static async start(): Promise<Node> {
-    return new Node(await FakeLightningd.start());
+    const dir = mkdtempSync(join(tmpdir(), 'lnmsg-node-'));
+    return new Node(dir, await FakeLightningd.start('lightning-rpc', dir));
+  }
+
+  /** A request made on lightningd's socket, passed to the plugin as lightningd does, and its answer. */
+  async passThrough(req: IncomingRequest): Promise<Answer> {
+    const answer = await this.call(req.method, req.params as Record<string, unknown>);
+    return answer.error
+      ? errorLike('recorder-fail', req.id, answer.error)
+      : resultLike('recorder-echo-named', req.id, answer.result);
+  }
+
+  /** Sets up the fake lightningd now and again after each `restart`. */
+  everyStart(setup: (fake: FakeLightningd) => void): this {
+    setup(this.fake);
+    this.setups.push(setup);
+    return this;
+  }
+
+  /** From now on lnmsg's methods called on lightningd's socket go to the plugin (also after `restart`). */
+  passLnmsgThrough(): this {
+    return this.everyStart((fake) => {
+      for (const method of this.manifest.rpcmethods.map((m) => m.name))
+        fake.handle(method, (req) => this.passThrough(req));
+    });
+  }
+
+  /**
+   * lightningd stopping and starting again: the plugin dies, the socket goes away, and a new one
+   * in the same place serves the same datastore; `whileDown` runs in between.
+   */
+  async restart(whileDown: () => Promise<void> = async () => {}): Promise<void> {
+    await this.plugin.kill();
+    await this.fake.close();
+    await whileDown();
+    this.fake = await FakeLightningd.start('lightning-rpc', this.dir);
+    for (const setup of this.setups) setup(this.fake);
+    await this.startPlugin(this.options);
   }
 
   /** getmanifest then init, with the recorded messages; returns init's answer. */
   async startPlugin(options: Record<string, unknown> = {}): Promise<PluginMessage> {
+    this.options = options;
     this.plugin = new PluginProcess(this.fake.dir);
     const answer = await this.plugin.request(recordedGetmanifest());
     this.manifest = answer.result as Manifest;
@@ -74,20 +123,14 @@ export class Node {
    * and its answers back, and what paying asks of lightningd answered from the recorded payment.
    */
   serveClients(): void {
-    for (const method of this.manifest.rpcmethods.map((m) => m.name)) {
-      this.fake.handle(method, async (req) => {
-        const answer = await this.call(method, req.params as Record<string, unknown>);
-        return answer.error
-          ? errorLike('recorder-fail', req.id, answer.error)
-          : resultLike('recorder-echo-named', req.id, answer.result);
-      });
-    }
-    // What the plugin asks of lightningd to pay, as node 1 (it started as node 3, the payee).
-    this.fake.replyWith('getinfo', 'getinfo');
-    this.fake.handle('listsendpays', listsendpaysBefore);
-    for (const m of ['getroutes', 'createonion', 'sendonion', 'waitsendpay'])
-      this.fake.replyWith(m, `${PAID}/${m}`);
-    this.fake.replyWith('signmessage', 'signmessage');
+    this.passLnmsgThrough().everyStart((fake) => {
+      // What the plugin asks of lightningd to pay, as node 1 (it started as node 3, the payee).
+      fake.replyWith('getinfo', 'getinfo');
+      fake.handle('listsendpays', listsendpaysBefore);
+      for (const m of ['getroutes', 'createonion', 'sendonion', 'waitsendpay'])
+        fake.replyWith(m, `${PAID}/${m}`);
+      fake.replyWith('signmessage', 'signmessage');
+    });
   }
 
   /** A method called through lightningd from lightning-cli (the recorded passthrough, our method). */
@@ -117,20 +160,6 @@ export class Node {
     return answer;
   }
 
-  /** The htlc_accepted of a 1000 msat payment to `hash` with `message` in lnmsg's record. */
-  payWithMessage(hash: string, message: Uint8Array): Promise<PluginMessage> {
-    return this.hook(
-      htlcRequest({
-        paymentHash: hash,
-        payload: {
-          amtToForward: 1000n,
-          outgoingCltvValue: 126,
-          customRecords: [{ type: DEFAULT_MESSAGE_TLV_TYPE, value: message }],
-        },
-      }),
-    );
-  }
-
   messagesStored(hash: string): number {
     return this.datastore.keys().filter((k) => k[0] === 'lnmsg' && k[1] === 'message' && k[2] === hash)
       .length;
@@ -139,5 +168,6 @@ export class Node {
   async stop(): Promise<void> {
     await this.plugin?.kill();
     await this.fake.close();
+    rmSync(this.dir, { recursive: true, force: true });
   }
 }
