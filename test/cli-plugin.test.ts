@@ -3,19 +3,13 @@ import { type ChildProcess, spawn } from 'node:child_process';
 import { after, before, describe, test } from 'node:test';
 import { escapeUntrusted } from '../src/cli/safe-text.js';
 import { DEFAULT_MESSAGE_TLV_TYPE, utf8 } from '../src/index.js';
-import {
-  errorLike,
-  FIXTURES,
-  type IncomingRequest,
-  resultLike,
-  rpcRecord,
-} from './support/fake-lightningd.js';
+import { errorLike, FIXTURES, resultLike, rpcRecord } from './support/fake-lightningd.js';
 import { htlcRequest } from './support/htlc.js';
 import { Node } from './support/plugin-node.js';
+import { answerSendsAsRecorded, listsendpaysBefore, PAID, paidRun } from './support/send-path.js';
 import { needsShared, projectRoot } from './support/shared.js';
 
 const LNMSG = `${projectRoot}/bin/lnmsg`;
-const PAID = 'sendonion-success';
 
 /** The CLI against the fake node; `tty` runs it under `script` so it has a terminal to ask on. */
 function lnmsg(socket: string, args: string[], tty = false): ChildProcess {
@@ -64,15 +58,6 @@ function until(out: { text: () => string }, child: ChildProcess, re: RegExp): Pr
   });
 }
 
-/** listsendpays as it stood before the recorded payment: that hash had no complete payment yet. */
-function listsendpaysBefore(req: IncomingRequest) {
-  const { payments } = rpcRecord('listsendpays').reply.result as { payments: Record<string, unknown>[] };
-  const hash = (req.params as { payment_hash?: string }).payment_hash;
-  return resultLike('listsendpays', req.id, {
-    payments: payments.filter((p) => p.payment_hash === hash && p.status !== 'complete'),
-  });
-}
-
 /**
  * Fails if `bytes` (what the CLI wrote) hold anything a terminal would act on: C0 but tab and
  * newline, DEL, C1 (UTF-8 0xC2 0x80..0x9F), U+202E (UTF-8 0xE2 0x80 0xAE).
@@ -107,13 +92,7 @@ describe('the lnmsg CLI against the plugin, behind a fake lightningd', needsShar
           : resultLike('recorder-echo-named', req.id, answer.result);
       });
     }
-    // What the plugin asks of lightningd to pay: the recorded successful sendonion run, from node 1
-    // (the plugin started as node 3, the payee of the receive tests).
-    node.fake.replyWith('getinfo', 'getinfo');
-    node.fake.handle('listsendpays', listsendpaysBefore);
-    for (const m of ['getroutes', 'createonion', 'sendonion', 'waitsendpay'])
-      node.fake.replyWith(m, `${PAID}/${m}`);
-    node.fake.replyWith('signmessage', 'signmessage');
+    answerSendsAsRecorded(node.fake);
   });
   after(() => node.stop());
 
@@ -138,15 +117,9 @@ describe('the lnmsg CLI against the plugin, behind a fake lightningd', needsShar
     assert.deepEqual([last.message, last.amount, last.status], ['hello, CLI', 1000, 'settled']);
   });
 
-  const paid = () => {
-    const routes = rpcRecord(`${PAID}/getroutes`).request.params as { destination: string };
-    const onion = rpcRecord(`${PAID}/createonion`).request.params as { assocdata: string };
-    return { destination: routes.destination, hash: onion.assocdata };
-  };
-
   /** `send` with every flag, paying the recorded payment's hash. */
   const sendWithFlags = (message: string) => {
-    const { destination, hash } = paid();
+    const { destination, hash } = paidRun();
     return [
       'send',
       '--destination',
@@ -174,6 +147,9 @@ describe('the lnmsg CLI against the plugin, behind a fake lightningd', needsShar
   });
 
   test('lnmsg send to a hash this node already paid: exit 1, nothing sent', async () => {
+    // lightningd's record says it is paid, not the outbox: the fake's listsendpays forgets earlier
+    // sends, the outbox keeps them.
+    await node.result('sendmessage_delete', [paidRun().hash]);
     node.fake.replyWith('listsendpays', 'listsendpays'); // as recorded, after the payment
     const before = node.fake.requests.filter((r) => r.method === 'sendonion').length;
     const child = lnmsg(node.fake.socketPath, sendWithFlags('again'));
@@ -186,7 +162,7 @@ describe('the lnmsg CLI against the plugin, behind a fake lightningd', needsShar
   });
 
   test('lnmsg send asks for what is missing, on a terminal', async () => {
-    const { destination, hash } = paid();
+    const { destination, hash } = paidRun();
     const child = lnmsg(node.fake.socketPath, ['send', '--no-sign'], true);
     const out = output(child);
     for (const [question, answer] of [
