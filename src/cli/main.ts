@@ -5,14 +5,13 @@ import { capacityTable, formatCapacity } from './capacity.js';
 import { type ConnectionOptions, NodeConnection } from './connection.js';
 import { formatDemo, runDemo } from './demo.js';
 import { CliError, EXIT } from './exit.js';
+import { everyEntry } from './lists.js';
+import { formatSent } from './outbox.js';
 import { decide, formatMessage, type MessageView, newPaymentHash, waitForMessage } from './receive.js';
 import { escapeUntrusted } from './safe-text.js';
 import { formatSend, send } from './send.js';
 
 type Out = (text: string) => void;
-
-/** Messages a `receivemessage_list` call asks for: a few, as each may be large. */
-const INBOX_PAGE = 25;
 
 /** A message in inbox and watch: when and which hash, then the message. */
 function formatEntry(m: MessageView): string {
@@ -162,29 +161,32 @@ export function cli(out: Out = (t) => process.stdout.write(`${t}\n`)): Command {
       });
     });
 
-  program
-    .command('inbox')
-    .description('Every message received, oldest first')
-    .action(async (_o, cmd: Command) => {
-      const json = globals(cmd).json;
-      await withNode(cmd, async (node) => {
-        let shown = 0;
-        // Page by page, so neither lightningd's reply nor this process grows with the inbox.
-        for (let start = 0; ;) {
-          const { messages } = await node.call<{ messages: MessageView[] }>('receivemessage_list', {
-            index: 'created',
-            start,
-            limit: INBOX_PAGE,
-          });
-          for (const m of messages) out(json ? JSON.stringify(m) : formatEntry(m));
-          shown += messages.length;
-          const last = messages.at(-1);
-          if (messages.length < INBOX_PAGE || !last) break;
-          start = last.created_index + 1;
-        }
-        if (shown === 0 && !json) out('no messages yet');
+  /** A command printing every entry of a list method, oldest first. */
+  const listing = <T extends { created_index: number }>(
+    name: string,
+    description: string,
+    method: string,
+    format: (entry: T) => string,
+    none: string,
+  ) =>
+    program
+      .command(name)
+      .description(description)
+      .action(async (_o, cmd: Command) => {
+        const json = globals(cmd).json;
+        await withNode(cmd, async (node) => {
+          const shown = await everyEntry<T>(node, method, (e) => out(json ? JSON.stringify(e) : format(e)));
+          if (shown === 0 && !json) out(none);
+        });
       });
-    });
+  listing(
+    'inbox',
+    'Every message received, oldest first',
+    'receivemessage_list',
+    formatEntry,
+    'no messages yet',
+  );
+  listing('outbox', 'Every message sent, oldest first', 'sendmessage_list', formatSent, 'nothing sent yet');
 
   program
     .command('watch')

@@ -81,14 +81,16 @@ export async function decide(node: NodeConnection, m: MessageView): Promise<stri
  * what the sender (or the node) wrote is escaped, and no field can end a line or forge another.
  */
 export function formatMessage(m: MessageView): string {
-  const lines = [
-    `received ${m.amount} msat (${m.status})`,
-    m.is_text
-      ? `message: ${m.message}`
-      : `message (hex, ${m.message_hex.length / 2} bytes): ${m.message_hex}`,
-  ];
+  const lines = [`received ${m.amount} msat (${m.status})`, messageLine(m)];
   if (m.label !== undefined) lines.push(`label: ${m.label}`);
   if (m.sender) lines.push(`sender: ${m.sender} (${m.verified ? 'verified' : 'NOT verified'})`);
   if (m.reject_reason !== undefined) lines.push(`reason: ${m.reject_reason}`);
   return lines.map(escapeUntrusted).join('\n');
+}
+
+/** The message as text, or as hex when it is not UTF-8 (not escaped yet). */
+export function messageLine(m: Pick<MessageView, 'is_text' | 'message' | 'message_hex'>): string {
+  return m.is_text
+    ? `message: ${m.message}`
+    : `message (hex, ${m.message_hex.length / 2} bytes): ${m.message_hex}`;
 }
