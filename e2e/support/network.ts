@@ -1,5 +1,5 @@
 import { type ChildProcess, execFile, spawn } from 'node:child_process';
-import { mkdtempSync, readFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { after, before } from 'node:test';
@@ -132,9 +132,11 @@ export class Network {
     return this.lnmsg(k, '--json', 'send', ...flags, ...extra);
   }
 
+  /** Stops every node and removes the network's temp dir. */
   async stop(): Promise<void> {
     for (const r of this.rpcs.values()) r.close();
     await this.sh('stop', this.dir).catch(() => {});
+    rmSync(this.dir, { recursive: true, force: true });
   }
 }
 
