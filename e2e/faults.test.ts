@@ -3,15 +3,7 @@ import { execFileSync } from 'node:child_process';
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, test } from 'node:test';
-import { everyMessage, networkForSuite, PLUGIN } from './support/network.js';
-
-const until = async (what: string, check: () => Promise<boolean> | boolean) => {
-  for (let i = 0; i < 600; i++) {
-    if (await check()) return;
-    await new Promise((r) => setTimeout(r, 200));
-  }
-  throw new Error(`gave up waiting for ${what}`);
-};
+import { everyMessage, networkForSuite, PLUGIN, until } from './support/network.js';
 
 describe('faults: kill -9 at every step, nothing lost or doubled', () => {
   const suite = networkForSuite();

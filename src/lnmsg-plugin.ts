@@ -15,9 +15,12 @@ import {
 import { DECIDE_DEFAULTS, optionsProblem, receiverConfig } from './receive/options.js';
 import { RECEIVER_DEFAULTS, Receiver } from './receive/receiver.js';
 import { sendMessageMethod, sendMessageStatus } from './send/method.js';
+import { listSendPays, Outbox, sendpayNotified } from './send/outbox.js';
+import { sendMessageDelete, sendMessageList } from './send/outbox-methods.js';
 import { Sender } from './send/sender.js';
 import { DatastoreKv } from './store/kv.js';
 import { MessageStore } from './store/messages.js';
+import { OutboxStore } from './store/outbox.js';
 import { fromHex } from './wire/bytes.js';
 
 export { LNMSG_ERRORS } from './send/method.js';
@@ -40,8 +43,10 @@ const DYNAMIC_START_WARNING =
 export function lnmsgPlugin(): Plugin {
   let receiver: Receiver | undefined;
   let sender: Sender | undefined;
+  let outbox: Outbox | undefined;
   const rx = () => receiver ?? notReady();
   const tx = () => sender ?? notReady();
+  const ob = () => outbox ?? notReady();
 
   const plugin = new Plugin({ dynamic: true })
     .option('lnmsg-tlv-type', {
@@ -96,8 +101,13 @@ export function lnmsgPlugin(): Plugin {
       if (problem) return problem;
       receiver = await startReceiver(ctx);
       sender = new Sender(ctx.rpc, (m) => ctx.log('info', m));
+      // Set before it opens, so the notifications of its pending payments reach it.
+      outbox = new Outbox(new OutboxStore(new DatastoreKv(ctx.rpc)), listSendPays(ctx.rpc), ctx.log);
+      await outbox.open();
       return undefined;
     })
+    .subscribe('sendpay_success', (p) => sendpayNotified(outbox, p))
+    .subscribe('sendpay_failure', (p) => sendpayNotified(outbox, p))
     // Before lightningd's keysend plugin, which strips unknown even records (OBSERVED.md).
     .hook('htlc_accepted', { before: ['keysend'], fallback: CONTINUE }, (payload) =>
       htlcAccepted(receiver, payload),
@@ -109,7 +119,20 @@ export function lnmsgPlugin(): Plugin {
         description:
           'Pay payment_hash at destination with a message in the final hop payload (keysend without payment_hash)',
       },
-      (p, ctx) => sendMessageMethod(tx(), p, ctx),
+      (p, ctx) => sendMessageMethod(tx(), ob(), p, ctx),
+    )
+    .method(
+      'sendmessage_list',
+      {
+        usage: '[index] [start] [limit]',
+        description: 'Messages sent by created (default) or updated index, from start, at most limit (100)',
+      },
+      (p) => sendMessageList(ob(), p),
+    )
+    .method(
+      'sendmessage_delete',
+      { usage: 'payment_hash', description: 'Delete a sent message from the outbox (not a pending one)' },
+      (p) => sendMessageDelete(ob(), p),
     )
     .method(
       'sendmessage_status',

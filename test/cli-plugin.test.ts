@@ -13,7 +13,10 @@ import {
   paidSendFlags,
   until,
 } from './support/cli.js';
-import { FIXTURES, rpcRecord } from './support/fake-lightningd.js';
+import { toHex } from '../src/index.js';
+import { incorrectOrUnknownPaymentDetails } from '../src/onion/failure.js';
+import { encodeRefusal } from '../src/wire/refusal.js';
+import { errorLike, FIXTURES, rpcRecord } from './support/fake-lightningd.js';
 import type { Node } from './support/plugin-node.js';
 import { needsShared } from './support/shared.js';
 
@@ -70,6 +73,9 @@ describe('the lnmsg CLI against the plugin, behind a fake lightningd', needsShar
   });
 
   test('lnmsg send to a hash this node already paid: exit 1, nothing sent', async () => {
+    // lightningd's record says it is paid, not the outbox: the fake's listsendpays forgets earlier
+    // sends, the outbox keeps them.
+    await node.result('sendmessage_delete', [recordedPayment().hash]);
     node.fake.replyWith('listsendpays', 'listsendpays'); // as recorded, after the payment
     const before = node.fake.requests.filter((r) => r.method === 'sendonion').length;
     const child = lnmsg(node.fake.socketPath, paidSendFlags('--message', 'again'));
@@ -164,5 +170,55 @@ describe('the lnmsg CLI against the plugin, behind a fake lightningd', needsShar
       [m?.message, m?.label, m?.reject_reason, m?.status],
       [message, label, reason, 'rejected'],
     );
+  });
+
+  test('lnmsg outbox: a block per message sent, text from elsewhere escaped; --json exact', async () => {
+    const { destination } = recordedPayment();
+    const message = `hi\x1b]0;pwned\x07\r\ncomplete: 1 msat\u009b31m\u202eevil\u2028`;
+    // What an lnmsg payee says when it refuses: its reason, after 0x400F's fields (BOLT 4 extra bytes).
+    const reason = `sold out\x1b[2J\r\nerror 0: forged\u0085`;
+    const refusal = incorrectOrUnknownPaymentDetails(1000n, 108, encodeRefusal({ cause: 'refused', reason }));
+    const sent = await node.result<{ payment_hash: string }>('sendmessage', {
+      destination,
+      amount_msat: 5000, // the recorded route's amount
+      message,
+    });
+    node.fake.handle('waitsendpay', (req) => {
+      const { data } = rpcRecord('htlc-mpp-sendonion/waitsendpay-part1').reply.error as { data: object };
+      return errorLike('htlc-mpp-sendonion/waitsendpay-part1', req.id, {
+        data: { ...data, raw_message: toHex(refusal) },
+      });
+    });
+    const refused = await node.call('sendmessage', { destination, amount_msat: 5000, message: 'and this?' });
+    node.fake.replyWith('waitsendpay', `${PAID}/waitsendpay`);
+    const error = refused.error as { code: number; message: string };
+    assert.ok(error.message.includes(reason), error.message);
+
+    const child = lnmsg(node.fake.socketPath, ['outbox']);
+    const out = output(child);
+    assert.equal(await out.done, 0, out.text().slice(-300));
+    const text = out.stdout().toString();
+    assertTerminalSafe(out.stdout(), 'outbox');
+    const lineStarts =
+      /^(|\d{4}-\d\d-\d\dT[\d:.]+Z to 0[23][0-9a-f]{64}( \(keysend\))?$|payment hash: [0-9a-f]{64}$|(pending|complete|failed): \d+ msat( \+ \d+ msat fee, \d+ parts?)?$|error \d+: |message: |message \(hex)/;
+    for (const l of text.split('\n')) assert.match(l, lineStarts, 'a line starts with text from elsewhere');
+    assert.ok(text.includes(`\nmessage: ${escapeUntrusted(message)}\n`), text);
+    assert.ok(text.includes(`\nerror 1601: ${escapeUntrusted(error.message)}\n`), text);
+    assert.match(
+      text,
+      new RegExp(`payment hash: ${sent.payment_hash}\ncomplete: 5000 msat \\+ 1 msat fee, 1 part\n`),
+    );
+
+    const json = lnmsg(node.fake.socketPath, ['--json', 'outbox']);
+    const exact = output(json);
+    assert.equal(await exact.done, 0, exact.text().slice(-300));
+    type Listed = { message: string; error?: { message: string } };
+    const { messages } = await node.result<{ messages: Listed[] }>('sendmessage_list', { limit: 1000 });
+    assert.deepEqual(
+      exact.text().trim().split('\n'),
+      messages.map((m) => JSON.stringify(m)),
+    );
+    const [ok, failed] = messages.slice(-2);
+    assert.deepEqual([ok?.message, failed?.error], [message, { code: 1601, message: error.message }]);
   });
 });

@@ -159,11 +159,24 @@ describe('every command in README.md runs as written', needsShared(...FIXTURES),
       hash = h.hash;
       held = h.answer;
     } else if (hashUsed && method === 'sendmessage') hash = recordedPayment().hash;
-    else if (hashUsed) hash = await storedHash();
+    else if (hashUsed && method === 'sendmessage_delete') {
+      // Something sent to forget: the recorded payment, sent afresh.
+      const { destination, hash: paid } = recordedPayment();
+      hash = paid;
+      await node.call('sendmessage_delete', { payment_hash: paid });
+      await node.result('sendmessage', {
+        destination,
+        payment_hash: paid,
+        amount_msat: 5000,
+        message: 'sent for the README',
+      });
+    } else if (hashUsed) hash = await storedHash();
     const sub = (v: unknown) => (typeof v === 'string' ? (placeholders([v], hash)[0] as string) : v);
     const real = Array.isArray(params)
       ? params.map(sub)
       : Object.fromEntries(Object.entries(params).map(([k, v]) => [k, sub(v)]));
+    // Each send replays the one recorded payment: the outbox forgets it in between, as the fake does.
+    if (method === 'sendmessage' && hash) await node.call('sendmessage_delete', { payment_hash: hash });
     const answer = node.call(method, real);
     // Waiting for the next message of any kind: one arrives.
     if (method === 'receivemessage_wait' && !hashUsed) await storedHash();

@@ -8,7 +8,7 @@ import { maxMessageBytes, utf8 } from '../src/index.js';
 import type { Rpc } from '../src/cln/rpc.js';
 import { entriesAfter, highestIndex, newestFirst, PAGE } from '../src/web/lightningd.js';
 import { SECURITY_HEADERS } from '../src/web/server.js';
-import { FIXTURES, resultLike, rpcRecord } from './support/fake-lightningd.js';
+import { errorLike, FIXTURES, resultLike, rpcRecord } from './support/fake-lightningd.js';
 import { deliver } from './support/cli.js';
 import { Node, PAID, recordedPayment } from './support/plugin-node.js';
 import type { PluginMessage } from './support/plugin-process.js';
@@ -303,12 +303,21 @@ describe('lnmsg web against the plugin, behind a fake lightningd', needsShared(.
       );
     });
 
-    test('the outbox says so when the plugin keeps none (sendmessage_list unknown)', async () => {
+    test("the outbox lists what the send panel sent (the plugin's own sendmessage_list)", async () => {
+      await page.reload();
+      await waitForText(page, '#outbox li', 'hello from the page');
+    });
+
+    test('a plugin that keeps no outbox (sendmessage_list unknown): the panel says so', async () => {
+      node.fake.handle('sendmessage_list', (req) =>
+        errorLike('unknown-method', req.id, { message: "Unknown command 'sendmessage_list'" }),
+      );
+      await page.reload();
       await waitForText(page, '#outbox-note', 'this lnmsg version keeps no outbox');
     });
 
     test('with sendmessage_list, the outbox lists what was sent, its error as text', async () => {
-      // The shape the coming sendmessage_list is specified with; this plugin has no such method yet.
+      // A hostile entry in sendmessage_list's shape (error as a sentence, as older shapes had it).
       const sent = {
         payment_hash: 'ab'.repeat(32),
         destination: `02${'ee'.repeat(32)}`,

@@ -161,6 +161,15 @@ export class Network {
   }
 }
 
+/** Resolves once `check` holds (checked every 200 ms, for at most 2 minutes). */
+export async function until(what: string, check: () => Promise<boolean> | boolean): Promise<void> {
+  for (let i = 0; i < 600; i++) {
+    if (await check()) return;
+    await new Promise((r) => setTimeout(r, 200));
+  }
+  throw new Error(`gave up waiting for ${what}`);
+}
+
 /** Collects a child's output and resolves when it exits. */
 export function finished(
   child: ChildProcess,
@@ -205,8 +214,23 @@ export async function spendable(net: Network, k: number): Promise<number> {
   }
 }
 
-/** Every message node k (default the last) stored, read page by page as any client must. */
-export async function everyMessage(net: Network, k = net.size) {
+/** Every entry of a list method on node k, read page by page as any client must. */
+export async function everyEntry<T extends { created_index: number }>(
+  net: Network,
+  k: number,
+  method: string,
+) {
+  const all: T[] = [];
+  for (let start = 0; ;) {
+    const { messages } = await net.call<{ messages: T[] }>(k, method, { start, limit: 1000 });
+    all.push(...messages);
+    if (messages.length < 1000) return all;
+    start = (messages.at(-1) as T).created_index + 1;
+  }
+}
+
+/** Every message node k (default the last) stored. */
+export function everyMessage(net: Network, k = net.size) {
   type Listed = {
     payment_hash: string;
     message: string;
@@ -214,16 +238,7 @@ export async function everyMessage(net: Network, k = net.size) {
     spontaneous: boolean;
     created_index: number;
   };
-  const all: Listed[] = [];
-  for (let start = 0; ;) {
-    const { messages } = await net.call<{ messages: Listed[] }>(k, 'receivemessage_list', {
-      start,
-      limit: 1000,
-    });
-    all.push(...messages);
-    if (messages.length < 1000) return all;
-    start = (messages.at(-1) as Listed).created_index + 1;
-  }
+  return everyEntry<Listed>(net, k, 'receivemessage_list');
 }
 
 /** A network started before a suite's tests and stopped after them; `payee` is the last node's id. */

@@ -8,6 +8,8 @@ import { type ConnectionOptions, NodeConnection } from './connection.js';
 import { formatDemo, runDemo } from './demo.js';
 import { CliError, EXIT } from './exit.js';
 import { checked } from './input.js';
+import { entriesFrom } from './lists.js';
+import { formatSent, type SentView } from './outbox.js';
 import {
   decide,
   formatMessage,
@@ -21,9 +23,6 @@ import { formatSend, send } from './send.js';
 
 type Out = (text: string) => void;
 
-/** Messages a `receivemessage_list` call asks for: a few, as each may be large. */
-const INBOX_PAGE = 25;
-
 /** A message in inbox and watch: when and which hash, then the message (long ones cut unless `full`). */
 function formatEntry(m: MessageView, full: boolean): string {
   const heading = `${new Date(m.received_at * 1000).toISOString()} ${m.payment_hash}`;
@@ -31,21 +30,6 @@ function formatEntry(m: MessageView, full: boolean): string {
 }
 
 type Listed = { messages: MessageView[] };
-
-/** Every message from created_index `start` on, a page at a time, so no reply grows with the inbox. */
-async function* messagesFrom(node: NodeConnection, start: number): AsyncGenerator<MessageView> {
-  for (;;) {
-    const { messages } = await node.call<Listed>('receivemessage_list', {
-      index: 'created',
-      start,
-      limit: INBOX_PAGE,
-    });
-    yield* messages;
-    const last = messages.at(-1);
-    if (messages.length < INBOX_PAGE || !last) return;
-    start = last.created_index + 1;
-  }
-}
 
 /**
  * The newest message's created_index (0 when there is none), in a few one-message reads: a
@@ -213,21 +197,43 @@ export function cli(out: Out = (t) => process.stdout.write(`${t}\n`)): Command {
 
   const fullOption = () => new Option('--full', `show messages longer than ${SHOWN_CHARS} characters whole`);
 
-  program
-    .command('inbox')
-    .description('Every message received, oldest first')
-    .addOption(fullOption())
-    .action(async (o: { full?: boolean }, cmd: Command) => {
-      const json = globals(cmd).json;
-      await withNode(cmd, async (node) => {
-        let shown = 0;
-        for await (const m of messagesFrom(node, 0)) {
-          out(json ? JSON.stringify(m) : formatEntry(m, o.full === true));
-          shown++;
-        }
-        if (shown === 0 && !json) out('no messages yet');
+  /** A command printing every entry of a list method, oldest first. */
+  const listing = <T extends { created_index: number }>(
+    name: string,
+    description: string,
+    method: string,
+    format: (entry: T, full: boolean) => string,
+    none: string,
+  ) =>
+    program
+      .command(name)
+      .description(description)
+      .addOption(fullOption())
+      .action(async (o: { full?: boolean }, cmd: Command) => {
+        const json = globals(cmd).json;
+        await withNode(cmd, async (node) => {
+          let shown = 0;
+          for await (const e of entriesFrom<T>(node, method)) {
+            out(json ? JSON.stringify(e) : format(e, o.full === true));
+            shown++;
+          }
+          if (shown === 0 && !json) out(none);
+        });
       });
-    });
+  listing<MessageView>(
+    'inbox',
+    'Every message received, oldest first',
+    'receivemessage_list',
+    formatEntry,
+    'no messages yet',
+  );
+  listing<SentView>(
+    'outbox',
+    'Every message sent, oldest first',
+    'sendmessage_list',
+    formatSent,
+    'nothing sent yet',
+  );
 
   program
     .command('watch')
@@ -245,7 +251,7 @@ export function cli(out: Out = (t) => process.stdout.write(`${t}\n`)): Command {
           // Asked first, so a message stored while the list below is read still wakes it.
           const woken = node.call('receivemessage_wait', { timeout: 60 });
           woken.catch(() => undefined); // awaited below; not unhandled if the list fails first
-          for await (const m of messagesFrom(node, newest + 1)) {
+          for await (const m of entriesFrom<MessageView>(node, 'receivemessage_list', newest + 1)) {
             out(json ? JSON.stringify(m) : formatEntry(m, o.full === true));
             newest = m.created_index;
           }

@@ -134,12 +134,20 @@ function shortened(text: string, bytes: number, full: boolean): string {
 export function formatMessage(m: MessageView, full = true): string {
   const lines = [
     `received ${m.amount} msat (${m.status}${m.spontaneous ? ', spontaneous' : ''})`,
-    m.is_text
-      ? `message: ${shortened(m.message, m.message_bytes, full)}`
-      : `message (hex, ${m.message_bytes} bytes): ${shortened(m.message_hex, m.message_bytes, full)}`,
+    messageLine(m, full),
   ];
   if (m.label !== undefined) lines.push(`label: ${m.label}`);
   if (m.sender) lines.push(`sender: ${m.sender} (${m.verified ? 'verified' : 'NOT verified'})`);
   if (m.reject_reason !== undefined) lines.push(`reason: ${m.reject_reason}`);
   return lines.map(escapeUntrusted).join('\n');
+}
+
+/** The message as text, or as hex when it is not UTF-8 (not escaped yet); long ones cut unless `full`. */
+export function messageLine(
+  m: Pick<MessageView, 'is_text' | 'message' | 'message_hex' | 'message_bytes'>,
+  full = true,
+): string {
+  return m.is_text
+    ? `message: ${shortened(m.message, m.message_bytes, full)}`
+    : `message (hex, ${m.message_bytes} bytes): ${shortened(m.message_hex, m.message_bytes, full)}`;
 }

@@ -95,6 +95,10 @@ function whole(p: Params, name: string, opts: WholeOptions, kind: Whole): number
   return wholeValue(kind, v) as number;
 }
 
+/** Lists return at most this many entries a call; `limit` may ask for fewer. */
+export const LIST_LIMIT_MAX = 1000;
+const LIST_LIMIT_DEFAULT = 100;
+
 /** Checks for what callers (lightning-cli, scripts) send: each error names the parameter. */
 export const param = {
   hash(p: Params, name: string): string {
@@ -150,6 +154,15 @@ export const param = {
     if (v === undefined || v === null) return undefined;
     if (typeof v !== 'string') bad(name, 'must be a string', v);
     return v;
+  },
+
+  /** A list's page as lightningd's lists take it: `index` created (default) or updated, from `start`, at most `limit`. */
+  page(p: Params) {
+    return {
+      index: param.oneOf(p, 'index', ['created', 'updated'] as const, 'created'),
+      start: param.count(p, 'start', { fallback: 0 }),
+      limit: param.count(p, 'limit', { min: 1, max: LIST_LIMIT_MAX, fallback: LIST_LIMIT_DEFAULT }),
+    };
   },
 
   bool(p: Params, name: string): boolean {

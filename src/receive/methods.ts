@@ -6,10 +6,6 @@ import { type Decision, MAX_EXPIRY_SECONDS, type Receiver } from './receiver.js'
 /** lnmsg's receive-side RPC methods, each a named function of its parameters. */
 type Params = Record<string, unknown>;
 
-/** Lists return at most this many messages a call; `limit` may ask for fewer. */
-export const LIST_LIMIT_MAX = 1000;
-const LIST_LIMIT_DEFAULT = 100;
-
 export async function receiveMessageNew(receiver: Receiver, p: Params): Promise<string> {
   const inv = await receiver.newInvoice({
     amountMsat: param.msat(p, 'amount_msat', { fallback: 0 }),
@@ -44,9 +40,7 @@ export async function receiveMessageWait(receiver: Receiver, p: Params) {
 
 /** As lightningd's lists: `index` created (default) or updated, from `start`, at most `limit`. */
 export async function receiveMessageList(receiver: Receiver, p: Params) {
-  const index = param.oneOf(p, 'index', ['created', 'updated'] as const, 'created');
-  const start = param.count(p, 'start', { fallback: 0 });
-  const limit = param.count(p, 'limit', { min: 1, max: LIST_LIMIT_MAX, fallback: LIST_LIMIT_DEFAULT });
+  const { index, start, limit } = param.page(p);
   return { messages: (await receiver.list(index, start, limit)).map(messageView) };
 }
 

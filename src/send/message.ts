@@ -29,6 +29,8 @@ export interface MessageSend {
   maxParts: number;
   /** HTLCs sent so far (retries included) and how many parts the message has. */
   onProgress?: (sent: number, parts: number) => void;
+  /** Awaited once the payment hash is known, before any HTLC leaves; what it throws stops the send. */
+  onHash?: (paymentHash: string) => Promise<void>;
 }
 
 export interface MessageSent {
@@ -81,6 +83,14 @@ export function largestFitting(path: PathHop[], blockheight: number, make: (n: n
   return lo;
 }
 
+export function alreadyPaid(paymentHash: string): SendError {
+  return new SendError(
+    `payment_hash ${paymentHash} is already paid: a payment settles once, so this message was not sent`,
+    [],
+    'refused',
+  );
+}
+
 /**
  * Sends a message: in one HTLC when it fits, else in pieces over the parts of one multi-part
  * payment (the payee settles only when every byte is in), or as a keysend when there is no
@@ -119,6 +129,7 @@ async function send(rpc: Rpc, sender: Sender, m: MessageSend, group: PaymentGrou
   if (!m.paymentHash) {
     const preimage = randomBytes(32);
     const paymentHash = toHex(sha256(preimage));
+    await m.onHash?.(paymentHash);
     const author = await authorRecords(rpc, info.id, m, paymentHash);
     const part = await sender.send({
       ...base,
@@ -131,18 +142,14 @@ async function send(rpc: Rpc, sender: Sender, m: MessageSend, group: PaymentGrou
     return summary(paymentHash, true, [part], m.amountMsat);
   }
   const paymentHash = m.paymentHash;
+  await m.onHash?.(paymentHash);
   // lightningd would answer a paid hash with the old preimage: the new message would go nowhere.
   const { payments } = await rpc.call<{ payments: { payment_hash: string; status: string }[] }>(
     'listsendpays',
     { payment_hash: paymentHash },
   );
-  if (payments.some((p) => p.payment_hash === paymentHash && p.status === 'complete')) {
-    throw new SendError(
-      `payment_hash ${paymentHash} is already paid: a payment settles once, so this message was not sent`,
-      [],
-      'refused',
-    );
-  }
+  if (payments.some((p) => p.payment_hash === paymentHash && p.status === 'complete'))
+    throw alreadyPaid(paymentHash);
   const author = await authorRecords(rpc, info.id, m, paymentHash);
   // Size the message against a real route first: one HTLC if it fits, else pieces.
   const probe = await sender.route(info.id, {

@@ -1,6 +1,8 @@
 import { param } from '../cln/params.js';
 import { INVALID_PARAMS, MethodError, type PluginContext } from '../cln/plugin.js';
+import { toHex } from '../wire/bytes.js';
 import { sendMessage } from './message.js';
+import type { Outbox } from './outbox.js';
 import { failureView, SendError, type Sender } from './sender.js';
 
 /** Error codes of `sendmessage` (documented in the README). */
@@ -24,14 +26,30 @@ export function defaultMaxFeeMsat(amountMsat: number): number {
   return Math.max(5000, Math.ceil(amountMsat / 100));
 }
 
-export async function sendMessageMethod(sender: Sender, p: Record<string, unknown>, ctx: PluginContext) {
+/** sendmessage: pays with the message; the outbox keeps it from the payment hash on (parameter errors are not kept). */
+export async function sendMessageMethod(
+  sender: Sender,
+  outbox: Outbox,
+  p: Record<string, unknown>,
+  ctx: PluginContext,
+) {
   const destination = param.pubkey(p, 'destination');
   const paymentHash =
     p.payment_hash === undefined || p.payment_hash === null ? undefined : param.hash(p, 'payment_hash');
   const amountMsat = param.msat(p, p.amount_msat !== undefined ? 'amount_msat' : 'msatoshi', { min: 1 });
   const message = param.message(p);
   const maxParts = param.count(p, 'max_parts', { min: 1, fallback: 128 });
+  const sign = param.bool(p, 'sign');
+  const retryForSeconds = param.seconds(p, 'retry_for', 60);
+  const maxFeeMsat = param.msat(p, 'maxfee_msat', { fallback: defaultMaxFeeMsat(amountMsat) });
   const key = paymentHash ?? '';
+  const sending = outbox.sending({
+    destination,
+    amountMsat,
+    messageHex: toHex(message),
+    spontaneous: paymentHash === undefined,
+    signed: sign,
+  });
   try {
     const r = await sendMessage(ctx.rpc, sender, {
       destination,
@@ -39,12 +57,14 @@ export async function sendMessageMethod(sender: Sender, p: Record<string, unknow
       amountMsat,
       message,
       tlvType: BigInt(ctx.options['lnmsg-tlv-type'] as number),
-      sign: param.bool(p, 'sign'),
-      retryForSeconds: param.seconds(p, 'retry_for', 60),
-      maxFeeMsat: param.msat(p, 'maxfee_msat', { fallback: defaultMaxFeeMsat(amountMsat) }),
+      sign,
+      retryForSeconds,
+      maxFeeMsat,
       maxParts,
       onProgress: (sent, parts) => progress.set(key, { sent, parts }),
+      onHash: sending.begin,
     });
+    await sending.complete(r);
     const last = r.parts.at(-1);
     return {
       send: last?.send,
@@ -70,9 +90,12 @@ export async function sendMessageMethod(sender: Sender, p: Record<string, unknow
       failures: r.parts.flatMap((part) => part.failures.map(failureView)),
     };
   } catch (e) {
-    if (e instanceof SendError)
-      throw new MethodError(LNMSG_ERRORS[e.kind], e.message, { failures: e.failures.map(failureView) });
-    throw e;
+    if (!(e instanceof SendError)) {
+      await sending.unsure(e);
+      throw e;
+    }
+    await sending.failed({ code: LNMSG_ERRORS[e.kind], message: e.message });
+    throw new MethodError(LNMSG_ERRORS[e.kind], e.message, { failures: e.failures.map(failureView) });
   } finally {
     progress.delete(key);
   }

@@ -1,5 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import { type Rpc, RpcError, UNKNOWN_COMMAND } from '../cln/rpc.js';
+import { INVALID_PARAMS } from '../cln/plugin.js';
 import { decodeFailureMessage, failureCodeName, NODE, PERM } from '../onion/failure.js';
 import { HOP_PAYLOADS_SIZE, hopPayloadsSize } from '../onion/sphinx.js';
 import { fromHex, toHex } from '../wire/bytes.js';
@@ -152,6 +153,8 @@ interface Attempt {
  */
 export class Sender {
   private getroutesSupported = true;
+  /** v26.06's sendonion takes the whole payment's amount; v24.11's refuses the parameter. */
+  private sendonionTakesTotal = true;
 
   constructor(
     private readonly rpc: Rpc,
@@ -159,7 +162,7 @@ export class Sender {
   ) {}
 
   async send(req: SendRequest): Promise<SendResult> {
-    const info = req.node ?? (await this.rpc.call<{ id: string; blockheight: number }>('getinfo'));
+    let info = req.node ?? (await this.rpc.call<{ id: string; blockheight: number }>('getinfo'));
     const deadline = Date.now() + req.retryForSeconds * 1000;
     const failures: Failure[] = [];
     let pauses = 0;
@@ -230,6 +233,8 @@ export class Sender {
       const layer = await req.group.layer;
       if (layer) await this.learn(layer, path, failure);
       else await pauseAndForget();
+      // The height moves on (and right after a node restart getinfo reports the rescan's for a while).
+      info = await this.rpc.call<{ id: string; blockheight: number }>('getinfo');
       attempt++;
     }
   }
@@ -325,16 +330,26 @@ export class Sender {
     if (req.group.stopped) throw req.group.stopped;
     req.onDispatch?.();
     const partid = req.group.nextPartId();
-    const send = await this.rpc.call('sendonion', {
-      onion: onion.onion,
-      first_hop: { id: first.node_id_out, amount_msat: first.amount_out_msat, delay: first.cltv_out },
-      payment_hash: req.paymentHash,
-      shared_secrets: onion.shared_secrets,
-      amount_msat: req.amountMsat,
-      destination: req.destination,
-      partid,
-      groupid: req.group.id,
-      ...(req.totalMsat === undefined ? {} : { total_amount_msat: req.totalMsat }),
+    const call = () =>
+      this.rpc.call('sendonion', {
+        onion: onion.onion,
+        first_hop: { id: first.node_id_out, amount_msat: first.amount_out_msat, delay: first.cltv_out },
+        payment_hash: req.paymentHash,
+        shared_secrets: onion.shared_secrets,
+        amount_msat: req.amountMsat,
+        destination: req.destination,
+        partid,
+        groupid: req.group.id,
+        ...(req.totalMsat === undefined || !this.sendonionTakesTotal
+          ? {}
+          : { total_amount_msat: req.totalMsat }),
+      });
+    const send = await call().catch((e: unknown) => {
+      // Refused unsent (a parameter older nodes lack): send it again without.
+      if (!(e instanceof RpcError && e.code === INVALID_PARAMS && /total_amount_msat/.test(e.message)))
+        throw e;
+      this.sendonionTakesTotal = false;
+      return call();
     });
     try {
       const wait = await this.rpc.call<{ payment_preimage: string }>('waitsendpay', {

@@ -1,3 +1,4 @@
+import { IndexedRecords, type ListIndex, pad, type Unindexed } from './indexed.js';
 import type { Kv } from './kv.js';
 
 /** A payment hash the payee handed out, waiting for its message. */
@@ -50,35 +51,22 @@ export interface ReceivedMessage {
   updatedIndex?: number;
 }
 
-export type NewMessage = Omit<ReceivedMessage, 'createdIndex' | 'updatedIndex'>;
-export type ListIndex = 'created' | 'updated';
+export type NewMessage = Unindexed<ReceivedMessage>;
+export type { ListIndex };
 
 const K = {
   invoice: ['lnmsg', 'invoice'],
-  message: ['lnmsg', 'message'],
-  created: ['lnmsg', 'created'],
-  updated: ['lnmsg', 'updated'],
   held: ['lnmsg', 'held'],
   expires: ['lnmsg', 'expires'],
+};
+const KEYS = {
+  records: ['lnmsg', 'message'],
+  created: ['lnmsg', 'created'],
+  updated: ['lnmsg', 'updated'],
   counters: ['lnmsg', 'meta', 'counters'],
 };
-
-/** Index entries per datastore key: listing one bucket is one bounded reply, whatever the store holds. */
-const BUCKET = 256;
-/** Indexes are reserved in blocks, so most messages cost no counter write. */
-const RESERVE = 64;
 const DAY = 86_400;
 
-interface Counters {
-  /** Highest index reserved (persisted before any is used, so none is handed out twice). */
-  created: number;
-  updated: number;
-  /** Bytes of spontaneous messages stored (counted before they are written). */
-  spontaneousBytes: number;
-}
-
-const pad = (n: number, width: number) => String(n).padStart(width, '0');
-const indexKey = (base: string[], i: number) => [...base, pad(Math.floor(i / BUCKET), 10), pad(i, 14)];
 const expiryKey = (inv: Invoice) => [
   ...K.expires,
   pad(Math.floor((inv.expiresAt ?? 0) / DAY), 8),
@@ -91,23 +79,20 @@ const messageBytes = (m: { messageHex: string }) => m.messageHex.length / 2;
  * and every read is one bounded reply: messages by hash, lists by index bucket.
  */
 export class MessageStore {
-  private c: Counters = { created: 0, updated: 0, spontaneousBytes: 0 };
-  private last = { created: 0, updated: 0 };
-  private writing: Promise<void> = Promise.resolve();
-  private reserving: Promise<void> = Promise.resolve();
+  private readonly messages: IndexedRecords<ReceivedMessage, { spontaneousBytes: number }>;
 
-  constructor(private readonly kv: Kv) {}
+  constructor(private readonly kv: Kv) {
+    // spontaneousBytes: bytes of spontaneous messages stored (counted before they are written).
+    this.messages = new IndexedRecords(kv, KEYS, { spontaneousBytes: 0 });
+  }
 
   /** Reads the counters; a store from before indexes existed is indexed once. */
   async open(): Promise<void> {
-    const e = await this.kv.get(K.counters);
-    if (e) this.c = JSON.parse(e.value) as Counters;
-    else await this.indexOldMessages();
-    this.last = { created: this.c.created, updated: this.c.updated };
+    if (!(await this.messages.open())) await this.indexOldMessages();
   }
 
   get spontaneousBytes(): number {
-    return this.c.spontaneousBytes;
+    return this.messages.counts.spontaneousBytes;
   }
 
   async addInvoice(inv: Invoice): Promise<boolean> {
@@ -126,15 +111,17 @@ export class MessageStore {
    * crash between them can only over-count.
    */
   reserveSpontaneous(bytes: number, budget: number): boolean {
-    if (this.c.spontaneousBytes + bytes > budget) return false;
-    this.c.spontaneousBytes += bytes;
-    this.persist().catch(() => {}); // the next write carries the count again
+    const counts = this.messages.counts;
+    if (counts.spontaneousBytes + bytes > budget) return false;
+    counts.spontaneousBytes += bytes;
+    this.messages.persist().catch(() => {}); // the next write carries the count again
     return true;
   }
 
   async releaseSpontaneous(bytes: number): Promise<void> {
-    this.c.spontaneousBytes = Math.max(0, this.c.spontaneousBytes - bytes);
-    await this.persist();
+    const counts = this.messages.counts;
+    counts.spontaneousBytes = Math.max(0, counts.spontaneousBytes - bytes);
+    await this.messages.persist();
   }
 
   /**
@@ -143,23 +130,13 @@ export class MessageStore {
    * index entry is written again on every replay (`reindex`), so a crash between the writes
    * cannot hide a message from lists, and an entry without its message is skipped by them.
    */
-  async addMessage(msg: NewMessage): Promise<ReceivedMessage | undefined> {
-    const m: ReceivedMessage = { ...msg, createdIndex: await this.nextIndex('created') };
-    const [created] = await Promise.all([
-      this.kv.create([...K.message, m.paymentHash], JSON.stringify(m)),
-      this.reindex(m),
-    ]);
-    if (created) return m;
-    await this.kv.delete(indexKey(K.created, m.createdIndex));
-    return undefined;
+  addMessage(msg: NewMessage): Promise<ReceivedMessage | undefined> {
+    return this.messages.add(msg, (m) => this.markHeld(m));
   }
 
   /** Writes a stored message's index entries (again). */
   async reindex(m: ReceivedMessage): Promise<void> {
-    await Promise.all([
-      this.kv.put(indexKey(K.created, m.createdIndex), m.paymentHash),
-      m.status === 'held' ? this.kv.put([...K.held, m.paymentHash], '') : undefined,
-    ]);
+    await Promise.all([this.messages.reindex(m), this.markHeld(m)]);
   }
 
   /** A paid hash leaves the expiry sweep's list (the sweep also skips paid ones, should this not run). */
@@ -167,9 +144,8 @@ export class MessageStore {
     if (inv.expiresAt !== undefined) await this.kv.delete(expiryKey(inv));
   }
 
-  async message(paymentHash: string): Promise<ReceivedMessage | undefined> {
-    const e = await this.kv.get([...K.message, paymentHash]);
-    return e ? (JSON.parse(e.value) as ReceivedMessage) : undefined;
+  message(paymentHash: string): Promise<ReceivedMessage | undefined> {
+    return this.messages.get(paymentHash);
   }
 
   /** Read-modify-write with the datastore's generation check; each change gets a new updated_index. */
@@ -177,42 +153,18 @@ export class MessageStore {
     paymentHash: string,
     change: (m: ReceivedMessage) => NewMessage,
   ): Promise<ReceivedMessage | undefined> {
-    const updatedIndex = await this.nextIndex('updated');
-    await this.kv.put(indexKey(K.updated, updatedIndex), paymentHash);
-    for (;;) {
-      const e = await this.kv.get([...K.message, paymentHash]);
-      if (!e) {
-        await this.kv.delete(indexKey(K.updated, updatedIndex));
-        return undefined;
-      }
-      const before = JSON.parse(e.value) as ReceivedMessage;
-      const next: ReceivedMessage = {
-        ...change(before),
-        createdIndex: before.createdIndex,
-        updatedIndex,
-      };
-      if (await this.kv.replace(e.key, JSON.stringify(next), e.generation)) {
-        if (before.updatedIndex !== undefined) await this.kv.delete(indexKey(K.updated, before.updatedIndex));
-        if (before.status === 'held' && next.status !== 'held')
-          await this.kv.delete([...K.held, paymentHash]);
-        return next;
-      }
-    }
+    const r = await this.messages.update(paymentHash, change);
+    if (r?.before.status === 'held' && r.after.status !== 'held') await this.forgetHeld(paymentHash);
+    return r?.after;
   }
 
   /** Removes a message, its indexes and its payment hash; gives back its share of the budget. */
   async deleteMessage(paymentHash: string): Promise<ReceivedMessage | undefined> {
-    const m = await this.message(paymentHash);
-    if (!m) return undefined;
-    await this.kv.delete([...K.message, paymentHash]);
-    const inv = await this.invoice(paymentHash);
-    await Promise.all([
-      this.kv.delete(indexKey(K.created, m.createdIndex)),
-      m.updatedIndex === undefined ? undefined : this.kv.delete(indexKey(K.updated, m.updatedIndex)),
-      this.kv.delete([...K.held, paymentHash]),
-      inv ? this.deleteInvoice(inv) : undefined,
-    ]);
-    if (m.spontaneous) await this.releaseSpontaneous(messageBytes(m));
+    const m = await this.messages.remove(paymentHash, async () => {
+      const inv = await this.invoice(paymentHash);
+      await Promise.all([this.forgetHeld(paymentHash), inv ? this.deleteInvoice(inv) : undefined]);
+    });
+    if (m?.spontaneous) await this.releaseSpontaneous(messageBytes(m));
     return m;
   }
 
@@ -220,24 +172,8 @@ export class MessageStore {
    * Up to `limit` messages with `index` >= `start`, in that index's order. Reads index buckets
    * from `start` on (each one bounded reply), then each message by its hash.
    */
-  async list(index: ListIndex, start: number, limit: number): Promise<ReceivedMessage[]> {
-    const base = index === 'created' ? K.created : K.updated;
-    const out: ReceivedMessage[] = [];
-    const highest = this.last[index];
-    for (let b = Math.floor(start / BUCKET); out.length < limit && b <= Math.floor(highest / BUCKET); b++) {
-      const entries = (await this.kv.list([...base, pad(b, 10)]))
-        .map((e) => ({ i: Number(e.key.at(-1)), hash: e.value }))
-        .filter((e) => e.i >= start)
-        .sort((x, y) => x.i - y.i)
-        .slice(0, limit - out.length);
-      const found = await Promise.all(entries.map((e) => this.message(e.hash)));
-      for (const [k, m] of found.entries()) {
-        const i = (entries[k] as { i: number }).i;
-        // An index entry whose message is gone or moved on (a crash between writes) is skipped.
-        if (m && (index === 'created' ? m.createdIndex : m.updatedIndex) === i) out.push(m);
-      }
-    }
-    return out;
+  list(index: ListIndex, start: number, limit: number): Promise<ReceivedMessage[]> {
+    return this.messages.list(index, start, limit);
   }
 
   /** Payment hashes of the messages held for a decision (bounded by the HTLCs a node can hold). */
@@ -271,41 +207,26 @@ export class MessageStore {
     return removed;
   }
 
+  private async markHeld(m: ReceivedMessage): Promise<void> {
+    if (m.status === 'held') await this.kv.put([...K.held, m.paymentHash], '');
+  }
+
   private async deleteInvoice(inv: Invoice): Promise<void> {
     await this.kv.delete([...K.invoice, inv.paymentHash]);
     if (inv.expiresAt !== undefined) await this.kv.delete(expiryKey(inv));
   }
 
-  private async nextIndex(kind: 'created' | 'updated'): Promise<number> {
-    const i = ++this.last[kind];
-    if (i > this.c[kind]) {
-      this.c[kind] = i + RESERVE - 1;
-      this.reserving = this.persist();
-    }
-    // Every caller waits for the write that covers its index (it may be another caller's).
-    await this.reserving;
-    return i;
-  }
-
-  /** Writes the counters; writes are chained, each one the newest values. */
-  private persist(): Promise<void> {
-    const next = this.writing.then(() => this.kv.put(K.counters, JSON.stringify(this.c)));
-    this.writing = next.catch(() => {});
-    return next;
-  }
-
   /** A store written before indexes existed: its messages get created indexes in arrival order. */
   private async indexOldMessages(): Promise<void> {
-    const old = (await this.kv.list(K.message))
+    const old = (await this.kv.list(KEYS.records))
       .map((e) => JSON.parse(e.value) as ReceivedMessage)
       .sort((a, b) => a.receivedAt - b.receivedAt);
-    for (const [i, m] of old.entries()) {
-      const createdIndex = i + 1;
-      await this.kv.put(indexKey(K.created, createdIndex), m.paymentHash);
-      await this.kv.put([...K.message, m.paymentHash], JSON.stringify({ ...m, createdIndex }));
-      if (m.spontaneous) this.c.spontaneousBytes += messageBytes(m);
+    for (const o of old) {
+      const m = { ...o, createdIndex: await this.messages.nextIndex('created') };
+      await this.messages.reindex(m);
+      await this.kv.put([...KEYS.records, m.paymentHash], JSON.stringify(m));
+      if (m.spontaneous) this.messages.counts.spontaneousBytes += messageBytes(m);
     }
-    this.c.created = old.length;
-    await this.persist();
+    await this.messages.persist();
   }
 }

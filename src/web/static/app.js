@@ -207,7 +207,13 @@ function outboxItem(m) {
   );
   if (typeof m.message === 'string') li.append(el('pre', 'text', m.message));
   if (m.error !== undefined)
-    li.append(el('p', 'reason', `error: ${typeof m.error === 'string' ? m.error : JSON.stringify(m.error)}`));
+    li.append(
+      el(
+        'p',
+        'reason',
+        `error: ${typeof m.error === 'string' ? m.error : (m.error.message ?? JSON.stringify(m.error))}`,
+      ),
+    );
   return li;
 }
 

@@ -1,0 +1,313 @@
+import assert from 'node:assert/strict';
+import { randomBytes } from 'node:crypto';
+import { describe, test } from 'node:test';
+import { Outbox, outcomeOf, type SendPay } from '../src/send/outbox.js';
+import type { SendError } from '../src/send/sender.js';
+import { MemoryKv } from '../src/store/kv.js';
+import { type NewSend, OutboxStore, type SendOutcome } from '../src/store/outbox.js';
+import { toHex } from '../src/wire/bytes.js';
+import { FIXTURES, rpcRecord } from './support/fake-lightningd.js';
+import { needsShared } from './support/shared.js';
+
+const DESTINATION = `02${'ee'.repeat(32)}`;
+const hash = () => toHex(randomBytes(32));
+
+/** What a sendmessage call records before it knows its payment hash. */
+const call = (text = 'hi') => ({
+  destination: DESTINATION,
+  amountMsat: 1000,
+  messageHex: Buffer.from(text).toString('hex'),
+  spontaneous: false,
+  signed: true,
+});
+const send = (paymentHash: string, text = 'hi'): NewSend => ({
+  ...call(text),
+  paymentHash,
+  createdAt: 1_790_000_000,
+});
+const complete: SendOutcome = {
+  paymentPreimage: 'aa'.repeat(32),
+  amountSentMsat: 1001,
+  feeMsat: 1,
+  parts: 1,
+  completedAt: 1_790_000_001,
+};
+const failed = (message = 'the payee refused the payment'): SendOutcome => ({
+  error: { code: 1601, message },
+  completedAt: 1_790_000_001,
+});
+
+async function begun(store: OutboxStore, s: NewSend) {
+  const r = await store.begin(s);
+  assert.ok('entry' in r, `begin ${s.paymentHash}`);
+  return r.entry;
+}
+
+async function openStore(kv = new MemoryKv()) {
+  const store = new OutboxStore(kv);
+  await store.open();
+  return { store, kv };
+}
+
+describe('OutboxStore over a datastore', () => {
+  test('entries page by created index over several buckets; a deleted one is skipped', async () => {
+    const { store } = await openStore();
+    const hashes: string[] = [];
+    for (let i = 0; i < 600; i++) {
+      hashes.push(hash());
+      await begun(store, send(hashes[i] as string, `m${i}`));
+    }
+    const page1 = await store.list('created', 0, 250);
+    assert.deepEqual(
+      page1.map((e) => e.createdIndex),
+      Array.from({ length: 250 }, (_, i) => i + 1),
+    );
+    const page2 = await store.list('created', 251, 1000);
+    assert.equal(page2.length, 350);
+    assert.equal(page2[0]?.messageHex, Buffer.from('m250').toString('hex'));
+    await store.finish(hashes[300] as string, failed());
+    assert.notEqual(await store.delete(hashes[300] as string), undefined);
+    assert.deepEqual(
+      (await store.list('created', 300, 3)).map((e) => e.createdIndex),
+      [300, 302, 303],
+    );
+  });
+
+  test('an outcome gives the entry an updated index and clears its pending mark; the first outcome stands', async () => {
+    const { store } = await openStore();
+    const [a, b] = [hash(), hash()];
+    await begun(store, send(a));
+    await begun(store, send(b));
+    assert.deepEqual((await store.pendingHashes()).sort(), [a, b].sort());
+    assert.deepEqual(await store.list('updated', 0, 10), []);
+
+    const done = await store.finish(a, complete);
+    assert.deepEqual(
+      [done?.status, done?.updatedIndex, done?.paymentPreimage],
+      ['complete', 1, 'aa'.repeat(32)],
+    );
+    const refused = await store.finish(b, failed('no'));
+    assert.deepEqual(
+      [refused?.status, refused?.updatedIndex, refused?.error],
+      ['failed', 2, { code: 1601, message: 'no' }],
+    );
+    assert.deepEqual(
+      (await store.list('updated', 0, 10)).map((e) => e.paymentHash),
+      [a, b],
+    );
+    assert.deepEqual(
+      (await store.list('updated', 2, 10)).map((e) => e.paymentHash),
+      [b],
+    );
+    assert.deepEqual(await store.pendingHashes(), []);
+
+    assert.equal(await store.finish(a, failed()), undefined, 'a complete entry does not fail afterwards');
+    const a2 = await store.entry(a);
+    assert.deepEqual([a2?.status, a2?.updatedIndex], ['complete', 1]);
+    assert.equal((await store.list('updated', 0, 10)).length, 2, 'no updated index for a change not made');
+  });
+
+  test('begin: a pending or complete entry is in the way; a failed one gives way to the new attempt', async () => {
+    const { store } = await openStore();
+    const h = hash();
+    const first = await begun(store, send(h, 'first'));
+    const busy = await store.begin(send(h, 'second'));
+    assert.equal('existing' in busy && busy.existing.status, 'pending');
+    await store.finish(h, failed());
+
+    const retry = await begun(store, send(h, 'second'));
+    assert.ok(retry.createdIndex > first.createdIndex, 'the new attempt is a new entry');
+    assert.deepEqual(
+      (await store.list('created', 0, 10)).map((e) => [
+        e.status,
+        Buffer.from(e.messageHex, 'hex').toString(),
+      ]),
+      [['pending', 'second']],
+    );
+    await store.finish(h, complete);
+    const paid = await store.begin(send(h, 'third'));
+    assert.equal('existing' in paid && paid.existing.status, 'complete');
+    assert.deepEqual(await store.pendingHashes(), [], 'the refused attempt left no pending mark');
+  });
+
+  test('delete frees an ended entry, and refuses a pending one', async () => {
+    const { store, kv } = await openStore();
+    const h = hash();
+    await begun(store, send(h));
+    assert.equal(await store.delete(h), 'pending');
+    await store.finish(h, complete);
+    const deleted = await store.delete(h);
+    assert.equal(deleted !== 'pending' && deleted?.paymentHash, h);
+    assert.equal(await store.entry(h), undefined);
+    assert.equal(await store.delete(h), undefined);
+    assert.deepEqual(
+      kv.all().map((e) => e.key.join('/')),
+      ['lnmsg/outbox/counters'],
+      'no index entry or mark left behind',
+    );
+  });
+
+  test('a restarted store goes on from its counters: no index is handed out twice', async () => {
+    const { store, kv } = await openStore();
+    const before = [hash(), hash()];
+    for (const h of before) await begun(store, send(h));
+    const { store: again } = await openStore(kv);
+    const after = await begun(again, send(hash()));
+    assert.ok(after.createdIndex > 2);
+    assert.deepEqual(
+      (await again.list('created', 0, 10)).map((e) => e.paymentHash),
+      [...before, after.paymentHash],
+    );
+  });
+});
+
+/** lightningd's recorded listsendpays entries, by payment hash. */
+function recordedSendpays(): Map<string, SendPay[]> {
+  const { payments } = rpcRecord('listsendpays').reply.result as { payments: SendPay[] };
+  const byHash = new Map<string, SendPay[]>();
+  for (const p of payments) byHash.set(p.payment_hash, [...(byHash.get(p.payment_hash) ?? []), p]);
+  return byHash;
+}
+
+/** An Outbox whose listsendpays answers from `payments`, recording what it was asked. */
+function outboxOver(store: OutboxStore, payments: Map<string, SendPay[]>) {
+  const asked: string[] = [];
+  const outbox = new Outbox(store, async (h) => {
+    asked.push(h);
+    return payments.get(h) ?? [];
+  });
+  return { outbox, asked };
+}
+
+describe('Outbox: pending entries settled from lightningd’s record', needsShared(...FIXTURES), () => {
+  const recorded = recordedSendpays();
+  const paidHash = '30bc10a93b5f4899e2eee01d3c1221e82ccc740cf17147ac43b0ca33c0aaeb37';
+  const failedHash = 'bd9d485418da0894fa68f992099e19d89e4131ac05c4f9f7f42d370cba8b13b2';
+  /** The recorded sendonion reply, less its `message`: the part as lightningd lists it in flight. */
+  const inFlight = (paymentHash: string): SendPay[] => {
+    const { message: _, ...part } = rpcRecord('sendonion-success/sendonion').reply.result as SendPay & {
+      message: string;
+    };
+    return [{ ...part, payment_hash: paymentHash }];
+  };
+
+  test('at start: complete with the preimage and amounts lightningd reports, failed, or left pending and watched', async () => {
+    const { store, kv } = await openStore();
+    const [unsent, flying] = [hash(), hash()];
+    for (const h of [paidHash, failedHash, unsent, flying])
+      await begun(store, { ...send(h), amountMsat: 5000 });
+    const payments = new Map(recorded);
+    payments.set(flying, inFlight(flying));
+
+    const { store: restarted } = await openStore(kv);
+    const { outbox, asked } = outboxOver(restarted, payments);
+    await outbox.open();
+    assert.deepEqual(asked.sort(), [paidHash, failedHash, unsent, flying].sort(), 'one hash per call');
+
+    const paid = await restarted.entry(paidHash);
+    const record = (recorded.get(paidHash) as SendPay[])[0] as SendPay;
+    assert.deepEqual(
+      [
+        paid?.status,
+        paid?.paymentPreimage,
+        paid?.amountSentMsat,
+        paid?.feeMsat,
+        paid?.parts,
+        paid?.completedAt,
+      ],
+      ['complete', record.payment_preimage, 5001, 1, 1, record.completed_at],
+    );
+    assert.deepEqual((await restarted.entry(failedHash))?.error, {
+      code: 1604,
+      message: 'the node restarted while sending; lightningd reports it failed',
+    });
+    assert.match(
+      (await restarted.entry(unsent))?.error?.message ?? '',
+      /restarted before the message was sent/,
+    );
+    assert.equal((await restarted.entry(flying))?.status, 'pending');
+    assert.deepEqual(await restarted.pendingHashes(), [flying]);
+
+    asked.length = 0;
+    await outbox.sendpayEnded(hash());
+    assert.deepEqual(asked, [], 'a payment that is not an orphan of ours is not looked up');
+    payments.set(flying, [
+      { ...(inFlight(flying)[0] as SendPay), status: 'complete', payment_preimage: 'bb'.repeat(32) },
+    ]);
+    await outbox.sendpayEnded(flying);
+    assert.equal((await restarted.entry(flying))?.status, 'complete');
+    await outbox.sendpayEnded(flying);
+    assert.deepEqual(asked, [flying], 'settled: no longer watched');
+  });
+
+  test('a call that ends with an unexpected error is settled from lightningd’s record, watched while in flight', async () => {
+    const { store } = await openStore();
+    const payments = new Map<string, SendPay[]>();
+    const { outbox } = outboxOver(store, payments);
+    await outbox.open();
+    const h = hash();
+    const sending = outbox.sending(call());
+    await sending.begin(h);
+    payments.set(h, inFlight(h));
+    await sending.unsure(new Error('lightningd went away'));
+    assert.equal((await store.entry(h))?.status, 'pending');
+    payments.set(h, [{ ...(inFlight(h)[0] as SendPay), status: 'failed' }]);
+    await outbox.sendpayEnded(h);
+    assert.deepEqual((await store.entry(h))?.error, { code: -32603, message: 'lightningd went away' });
+  });
+
+  test('a second send to a hash is refused: already paid when its entry is complete, in progress when pending', async () => {
+    const { store } = await openStore();
+    const { outbox } = outboxOver(store, new Map());
+    const h = hash();
+    await outbox.sending(call()).begin(h);
+    const busy = await outbox
+      .sending(call())
+      .begin(h)
+      .catch((e: SendError) => e);
+    assert.deepEqual(
+      [(busy as SendError).kind, (busy as SendError).message],
+      ['invalid', `a message to payment_hash ${h} is being sent already`],
+    );
+    await store.finish(h, complete);
+    const paid = await outbox
+      .sending(call())
+      .begin(h)
+      .catch((e: SendError) => e);
+    assert.equal((paid as SendError).kind, 'refused');
+    assert.match((paid as SendError).message, /already paid/);
+  });
+});
+
+describe('outcomeOf: what a payment’s parts say of it', () => {
+  const part = (status: SendPay['status'], amount = 1000): SendPay => ({
+    payment_hash: 'ab'.repeat(32),
+    status,
+    amount_msat: amount,
+    amount_sent_msat: amount + 2,
+    ...(status === 'complete' ? { payment_preimage: 'cd'.repeat(32), completed_at: 1_790_000_100 } : {}),
+  });
+  const error = () => ({ code: 1604, message: 'gave up' });
+
+  test('in flight while any part is pending, even with others complete', () => {
+    assert.equal(outcomeOf([part('complete'), part('pending')], error, 1), undefined);
+  });
+
+  test('complete once none is pending: the complete parts counted, failed attempts not', () => {
+    assert.deepEqual(outcomeOf([part('failed'), part('complete', 600), part('complete', 400)], error, 1), {
+      paymentPreimage: 'cd'.repeat(32),
+      amountSentMsat: 1004,
+      feeMsat: 4,
+      parts: 2,
+      completedAt: 1_790_000_100,
+    });
+  });
+
+  test('failed when every part failed, or none was sent', () => {
+    assert.deepEqual(outcomeOf([part('failed'), part('failed')], error, 7), {
+      error: error(),
+      completedAt: 7,
+    });
+    assert.deepEqual(outcomeOf([], error, 7), { error: error(), completedAt: 7 });
+  });
+});
