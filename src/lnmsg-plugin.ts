@@ -2,10 +2,11 @@ import { CONTINUE } from './cln/hook-types.js';
 import { captureConsole, MethodError, Plugin, type PluginContext } from './cln/plugin.js';
 import { DEFAULT_MESSAGE_TLV_TYPE } from './onion/capacity.js';
 import { messageView } from './receive/format.js';
-import { htlcAccepted } from './receive/hook.js';
+import { htlcAccepted, invoicePaid, invoicePayment } from './receive/hook.js';
 import {
   receiveMessageAccept,
   receiveMessageDelete,
+  receiveMessageInvoice,
   receiveMessageList,
   receiveMessageNew,
   receiveMessagePoll,
@@ -13,6 +14,7 @@ import {
   receiveMessageWait,
 } from './receive/methods.js';
 import { DECIDE_DEFAULTS, optionsProblem, receiverConfig } from './receive/options.js';
+import { NodeInvoices } from './receive/node-invoices.js';
 import { RECEIVER_DEFAULTS, Receiver } from './receive/receiver.js';
 import { sendMessageMethod, sendMessageStatus } from './send/method.js';
 import { listSendPays, Outbox, sendpayNotified } from './send/outbox.js';
@@ -112,6 +114,8 @@ export function lnmsgPlugin(): Plugin {
     .hook('htlc_accepted', { before: ['keysend'], fallback: CONTINUE }, (payload) =>
       htlcAccepted(receiver, payload),
     )
+    .hook('invoice_payment', { fallback: CONTINUE }, (payload) => invoicePayment(receiver, payload))
+    .subscribe('invoice_payment', (p) => invoicePaid(receiver, p))
     .method(
       'sendmessage',
       {
@@ -146,6 +150,15 @@ export function lnmsgPlugin(): Plugin {
         description: 'A new payment hash to receive a message on (expiry in seconds, default a week)',
       },
       (p) => receiveMessageNew(rx(), p),
+    )
+    .method(
+      'receivemessage_invoice',
+      {
+        usage: '[amount_msat] [label] [description] [hold] [expiry]',
+        description:
+          'A BOLT 11 invoice of this node to receive a message on: every part must carry its payment secret',
+      },
+      (p) => receiveMessageInvoice(rx(), p),
     )
     .method(
       'receivemessage_poll',
@@ -206,6 +219,8 @@ async function startReceiver(ctx: PluginContext): Promise<Receiver> {
     new MessageStore(new DatastoreKv(ctx.rpc)),
     receiverConfig(ctx.options, fromHex(id)),
     (level, message) => ctx.log(level, message),
+    Date.now,
+    new NodeInvoices(ctx.rpc),
   );
   // Only a node start replays HTLCs; after `plugin start` none will come back.
   await r.open(ctx.startup ? REPLAY_GRACE_MS : 0, (hash) => paidByNode(ctx, hash));

@@ -29,8 +29,16 @@ export const HtlcAcceptedRequest = z.object({
 export type HtlcAcceptedRequest = z.infer<typeof HtlcAcceptedRequest>;
 
 export type HtlcAcceptedResult =
-  | { result: 'continue' }
+  | { result: 'continue'; payload?: string }
   | { result: 'fail'; failure_message: string }
   | { result: 'resolve'; payment_key: string };
 
 export const CONTINUE: HtlcAcceptedResult = { result: 'continue' };
+
+/** The `invoice_payment` hook request and notification (OBSERVED.md: `extratlvs` only on developer nodes). */
+export const InvoicePayment = z.object({
+  label: z.string(),
+  preimage: z.string().regex(/^[0-9a-f]{64}$/),
+  msat: msat,
+});
+export const InvoicePaymentRequest = z.object({ payment: InvoicePayment });

@@ -10,6 +10,10 @@ import type { RefusalCause } from '../wire/refusal.js';
  *        |                           |  \--stored, held--> deciding --accept, written--> settled
  *        |                           |                         \--reject, deadline, write failed--> refused
  *        \--part timer, fatal part--> refused <--cannot store--/
+ *        \--paid (invoice) before all bytes--> refused
+ *
+ * On an invoice (`settledByInvoice`) the set completes when lightningd says the whole amount is in
+ * (`paid`), and its answer is the one lightningd's invoice_payment hook gets.
  *
  * Every HTLC of the set gets the same answer, given only once the store says the same: settled in
  * the store if and only if every part is resolved with the preimage. Only `collecting` has a part
@@ -65,6 +69,8 @@ export interface SetEffects<C> {
   now(): number;
   partTimeoutMs: number;
   log(message: string): void;
+  /** lightningd settles the set (an invoice's payment): it completes on `paid`, not on its last byte. */
+  settledByInvoice?: boolean;
 }
 
 /** The outcome of an accept or reject. */
@@ -133,20 +139,31 @@ export class MessageSet<C = unknown> {
     const known = this.parts.get(refKey(part.htlc));
     // The same HTLC again (a replay): the same answer.
     if (known) return known.answer;
+    const alone = this.join(part);
+    if (alone) return Promise.resolve(alone);
+    if (!this.fx.settledByInvoice && this.covered === part.total) void this.completeSet();
+    return this.answered;
+  }
+
+  /**
+   * Takes a part in without waiting for the set's fate: the refusal of this part alone, or
+   * undefined once it belongs (a replay belongs already). For a set `settledByInvoice`, where
+   * lightningd answers the HTLCs and `paid` says when the whole amount is in.
+   */
+  join(part: Part<C>): Answer | undefined {
+    if (this.parts.has(refKey(part.htlc))) return undefined;
     if (this.current !== 'collecting') {
-      return Promise.resolve(
-        this.current === 'settled'
-          ? refused('this payment hash was already paid', 'already_paid')
-          : refused(
-              `another payment for this hash is ${this.current === 'refused' ? 'refused' : 'in progress'}`,
-              'already_paid',
-            ),
-      );
+      return this.current === 'settled'
+        ? refused('this payment hash was already paid', 'already_paid')
+        : refused(
+            `another payment for this hash is ${this.current === 'refused' ? 'refused' : 'in progress'}`,
+            'already_paid',
+          );
     }
     const first = this.first;
     if (first && !equalBytes(part.secret, first.secret)) {
       // Not the payer of the first part: it cannot speak for the set.
-      return Promise.resolve(refused('a part with another payment secret', 'malformed'));
+      return refused('a part with another payment secret', 'malformed');
     }
     const problem = first ? disagreement(first, part, this.pieces) : undefined;
     this.parts.set(refKey(part.htlc), { part, answer: this.answered });
@@ -154,7 +171,7 @@ export class MessageSet<C = unknown> {
     this.covered += part.data.length;
     if (problem) {
       this.end(refused(problem, 'malformed'));
-      return this.answered;
+      return this.fate;
     }
     if (!first) {
       this.first = part;
@@ -167,7 +184,19 @@ export class MessageSet<C = unknown> {
         }),
       );
     }
-    if (this.covered === part.total) void this.completeSet();
+    return undefined;
+  }
+
+  /**
+   * lightningd has the whole amount of an invoice (its invoice_payment hook): the message must be
+   * whole too. Resolves to the answer for the hook, once the store says the same.
+   */
+  paid(): Promise<Answer> {
+    if (this.current === 'collecting') {
+      const total = this.first?.total ?? 0;
+      if (this.first && this.covered === total) void this.completeSet();
+      else this.end(refused(`paid with ${this.covered} of ${total} message bytes`, 'malformed'));
+    }
     return this.answered;
   }
 

@@ -20,6 +20,28 @@ export async function receiveMessageNew(receiver: Receiver, p: Params): Promise<
   return inv.paymentHash;
 }
 
+/** A BOLT 11 invoice to receive a message on, in `invoice`'s names (and its label). */
+export async function receiveMessageInvoice(receiver: Receiver, p: Params) {
+  const inv = await receiver.newBolt11({
+    amountMsat: param.msat(p, 'amount_msat', { fallback: 0 }),
+    label: param.optionalString(p, 'label'),
+    description: param.optionalString(p, 'description'),
+    hold: param.bool(p, 'hold'),
+    expirySeconds: param.count(p, 'expiry', {
+      min: 1,
+      max: MAX_EXPIRY_SECONDS,
+      fallback: receiver.config.expirySeconds,
+    }),
+  });
+  return {
+    bolt11: inv.bolt11,
+    payment_hash: inv.payment_hash,
+    payment_secret: inv.payment_secret,
+    expires_at: inv.expires_at,
+    label: inv.label,
+  };
+}
+
 export async function receiveMessagePoll(receiver: Receiver, p: Params) {
   const m = await receiver.message(param.hash(p, 'payment_hash'));
   return m ? messageView(m) : null;

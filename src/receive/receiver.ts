@@ -1,14 +1,16 @@
-import { randomBytes } from 'node:crypto';
+import { randomBytes, timingSafeEqual } from 'node:crypto';
 import { sha256 } from '@noble/hashes/sha2.js';
 import { CONTINUE, type HtlcAcceptedRequest, type HtlcAcceptedResult } from '../cln/hook-types.js';
 import { incorrectOrUnknownPaymentDetails } from '../onion/failure.js';
-import type {
-  HtlcRef,
-  Invoice,
-  ListIndex,
-  MessageStore,
-  NewMessage,
-  ReceivedMessage,
+import {
+  type HtlcRef,
+  type Invoice,
+  type KeptRecord,
+  keptBytes,
+  type ListIndex,
+  type MessageStore,
+  type NewMessage,
+  type ReceivedMessage,
 } from '../store/messages.js';
 import { fromHex, toHex } from '../wire/bytes.js';
 import { CodecError } from '../wire/errors.js';
@@ -32,7 +34,11 @@ import {
   type SetEffects,
 } from './message-set.js';
 import type { Decider } from './decider.js';
+import type { CreatedInvoice, NodeInvoice } from './node-invoices.js';
+import { RecordCapture } from './record-capture.js';
 import { verifySenderSignature } from './signature.js';
+import { withoutRecords } from '../wire/strip-records.js';
+import type { TlvRecord } from '../wire/tlv.js';
 
 export type { Decision } from './message-set.js';
 
@@ -85,11 +91,39 @@ type Log = (level: 'debug' | 'info' | 'unusual' | 'broken', message: string) => 
 const MPP_TIMEOUT = Uint8Array.of(0x00, 0x17);
 /** How many failed sets are remembered, so accept/reject on one can say why. */
 const RECENT_FAILURES = 1000;
+/** When lightningd has not said a payment lnmsg let through settled, lnmsg asks it. */
+const CONFIRM_AFTER_MS = 30_000;
 /** Ten minutes a block, the chain's target: a hold never outlives an HTLC's expiry at that rate. */
 const BLOCK_MS = 600_000;
 
 type Verdict = { ok: true; state: 'settled' | 'refused' };
 export type DecideOutcome = Verdict | { ok: false; why: string };
+
+/** lightningd's invoices: made with `invoice`, found by payment hash. */
+export interface InvoiceBook {
+  create(p: { amountMsat?: number; label: string; description: string; expirySeconds: number; preimage: string }): Promise<CreatedInvoice>;
+  find(paymentHash: string): Promise<NodeInvoice | undefined>;
+}
+
+/** Without lightningd (unit tests of the seed's flow): no invoice of its own is known. */
+const NO_INVOICES: InvoiceBook = {
+  create: () => Promise.reject(new Error('no lightningd to make invoices')),
+  find: () => Promise.resolve(undefined),
+};
+
+/** The `invoice_payment` hook's answer: lightningd settles on continue. */
+export type InvoicePaymentResult = { result: 'continue' | 'reject' } | { failure_message: string };
+
+const REJECT: InvoicePaymentResult = { result: 'reject' };
+const PASS: InvoicePaymentResult = { result: 'continue' };
+
+/** A set of HTLCs in flight: lnmsg settles it with `preimage`, or lightningd does (an invoice). */
+interface InFlight {
+  set: MessageSet<DecodedHopPayload>;
+  preimage?: Uint8Array;
+  /** Block height when its first HTLC arrived, for failure messages. */
+  height: number;
+}
 
 /**
  * The payee's side: hands out payment hashes, judges incoming HTLCs for them (and spontaneous
@@ -97,7 +131,10 @@ export type DecideOutcome = Verdict | { ok: false; why: string };
  */
 export class Receiver {
   /** The sets of HTLCs in flight, by payment hash, with the preimage that settles them. */
-  private readonly sets = new Map<string, { set: MessageSet<DecodedHopPayload>; preimage: Uint8Array }>();
+  private readonly sets = new Map<string, InFlight>();
+  /** Custom records of payments lightningd settles, until it says they are whole. */
+  private readonly captured: RecordCapture;
+  private paidByNode: (hash: string) => Promise<boolean> = async () => false;
   private readonly failures = new Map<string, string>();
   private readonly listeners = new Set<(m: ReceivedMessage) => void>();
   private readonly timers = new Set<NodeJS.Timeout>();
@@ -108,7 +145,10 @@ export class Receiver {
     private readonly log: Log = () => {},
     /** ms since 1970 */
     private readonly clock: () => number = Date.now,
-  ) {}
+    private readonly invoices: InvoiceBook = NO_INVOICES,
+  ) {
+    this.captured = new RecordCapture(undefined, clock);
+  }
 
   private now(): number {
     return Math.floor(this.clock() / 1000);
@@ -121,6 +161,7 @@ export class Receiver {
    */
   async open(graceMs = 0, paidByNode: (hash: string) => Promise<boolean> = async () => false): Promise<void> {
     await this.store.open();
+    this.paidByNode = paidByNode;
     const held = await this.store.heldHashes();
     if (held.length > 0) this.after(graceMs, () => void this.reconcile(held, paidByNode));
   }
@@ -153,10 +194,10 @@ export class Receiver {
     label?: string;
     hold?: boolean;
     expirySeconds?: number;
-  }): Promise<Invoice> {
+  }): Promise<Invoice & { preimage: string }> {
     const preimage = randomBytes(32);
     const createdAt = this.now();
-    const inv: Invoice = {
+    const inv = {
       paymentHash: toHex(sha256(preimage)),
       preimage: toHex(preimage),
       amountMsat: opts.amountMsat ?? 0,
@@ -168,6 +209,51 @@ export class Receiver {
     if (!(await this.store.addInvoice(inv)))
       throw new Error(`payment hash ${inv.paymentHash} already exists`);
     return inv;
+  }
+
+  /**
+   * A BOLT 11 invoice of lightningd's for a message: lightningd checks its payment secret, amount
+   * and expiry and settles it; lnmsg reads the message first and may hold or refuse it. lnmsg's
+   * record of it is written before the invoice exists, so a crash between the two can only leave
+   * a record without an invoice (swept at expiry), never an invoice that skips `hold`.
+   */
+  async newBolt11(opts: {
+    amountMsat?: number;
+    label?: string;
+    description?: string;
+    hold?: boolean;
+    expirySeconds?: number;
+  }): Promise<CreatedInvoice & { label: string }> {
+    const preimage = randomBytes(32);
+    const paymentHash = toHex(sha256(preimage));
+    const createdAt = this.now();
+    const expirySeconds = opts.expirySeconds ?? this.config.expirySeconds;
+    const label = opts.label ?? `lnmsg-${paymentHash.slice(0, 16)}`;
+    const inv: Invoice = {
+      paymentHash,
+      paymentSecret: '',
+      amountMsat: opts.amountMsat ?? 0,
+      label,
+      createdAt,
+      hold: opts.hold ?? false,
+      expiresAt: createdAt + expirySeconds,
+    };
+    if (!(await this.store.addInvoice(inv))) throw new Error(`payment hash ${paymentHash} already exists`);
+    let made: CreatedInvoice;
+    try {
+      made = await this.invoices.create({
+        amountMsat: opts.amountMsat || undefined,
+        label,
+        description: opts.description ?? 'a message by lnmsg',
+        expirySeconds,
+        preimage: toHex(preimage),
+      });
+    } catch (e) {
+      await this.store.deleteInvoice(inv);
+      throw e;
+    }
+    await this.store.setInvoice({ ...inv, paymentSecret: made.payment_secret });
+    return { ...made, label };
   }
 
   async isOurs(paymentHash: string): Promise<boolean> {
@@ -235,18 +321,17 @@ export class Receiver {
     const hash = htlc.payment_hash;
     // lightningd parsed a forwarding payload: not for us, and the fast path for forwards.
     if (req.onion.short_channel_id !== undefined) return CONTINUE;
+    const height = htlc.cltv_expiry - htlc.cltv_expiry_relative;
     const refuse = (p: Problem, message?: Uint8Array): HtlcAcceptedResult => {
       this.log('info', `refusing HTLC ${htlc.short_channel_id}/${htlc.id} for ${hash}: ${p.why}`);
-      const height = htlc.cltv_expiry - htlc.cltv_expiry_relative;
-      // The cause (and, where it is the payee's to give, a reason) rides after BOLT 4's fields.
-      const refusal = encodeRefusal({ cause: p.cause, ...(p.reason ? { reason: p.reason } : {}) });
-      const failure = message ?? incorrectOrUnknownPaymentDetails(BigInt(htlc.amount_msat), height, refusal);
-      return { result: 'fail', failure_message: toHex(failure) };
+      return { result: 'fail', failure_message: toHex(message ?? refusalMessage(p, htlc.amount_msat, height)) };
     };
 
+    let tlv: Uint8Array;
     let payload: DecodedHopPayload;
     try {
-      payload = decodeHopPayload(stripLengthPrefix(fromHex(req.onion.payload)), (t) => this.understands(t));
+      tlv = stripLengthPrefix(fromHex(req.onion.payload));
+      payload = decodeHopPayload(tlv, (t) => this.understands(t));
     } catch (e) {
       if (!(e instanceof CodecError)) throw e;
       return (await this.isOurs(hash))
@@ -257,8 +342,11 @@ export class Receiver {
     if (payload.shortChannelId !== undefined) return CONTINUE;
     const chunkValue = findRecord(payload.customRecords, RECORD.chunk);
     const messageBytes = findRecord(payload.customRecords, this.config.tlvType);
-    // Nothing of lnmsg's in it: an ordinary payment, never delayed by a look-up.
-    if (!chunkValue && !messageBytes) return CONTINUE;
+    if (!chunkValue && !messageBytes) {
+      // Not lnmsg's, never delayed: its records (a boostagram, say) are kept if lightningd settles it.
+      this.captured.add(hash, payload.customRecords);
+      return CONTINUE;
+    }
 
     const ref: HtlcRef = { channel: htlc.short_channel_id, id: htlc.id, amountMsat: htlc.amount_msat };
     let part: Part<DecodedHopPayload> | undefined;
@@ -268,14 +356,23 @@ export class Receiver {
       if (!(e instanceof CodecError)) throw e;
       return (await this.isOurs(hash)) ? refuse(problem('malformed', `bad chunk: ${e.message}`)) : CONTINUE;
     }
+    // lightningd settles an invoice's HTLCs: it gets the payload without the even records it cannot read.
+    const handOn = (): HtlcAcceptedResult => ({
+      result: 'continue',
+      payload: toHex(withoutRecords(tlv, (t) => t % 2n === 0n && this.understands(t))),
+    });
     let entry = this.sets.get(hash);
     // A new HTLC (not a replay into a set in memory): is the hash ours, paid, held?
     if (!entry?.set.knows(ref)) {
       const [inv, stored] = await Promise.all([this.store.invoice(hash), this.store.message(hash)]);
-      const preimage = inv ? fromHex(inv.preimage) : this.keysendPreimage(payload, hash);
-      // Addressed to lnmsg (its records), but a hash it never made and no keysend: say so, rather
-      // than leave lightningd to fail the unreadable payload as if the payee did not run lnmsg.
-      if (!preimage) return refuse(problem('unknown_hash', 'this payment hash is unknown here'));
+      const preimage = inv?.preimage ? fromHex(inv.preimage) : this.keysendPreimage(payload, hash);
+      const billed = preimage ? undefined : await this.billOf(hash, inv);
+      // Addressed to lnmsg (its records), but a hash it never made, no invoice and no keysend: say
+      // so, rather than leave lightningd to fail the unreadable payload as if lnmsg were not here.
+      // A payer without the invoice's secret (a node on the route, say) learns no more than that.
+      if (!preimage && !billed) return refuse(problem('unknown_hash', 'this payment hash is unknown here'));
+      if (billed && !sameSecret(payload, billed.paymentSecret ?? ''))
+        return refuse(problem('unknown_hash', "a part without the invoice's payment secret"));
       entry = this.sets.get(hash);
       if (!entry && stored) {
         if (!stored.htlcs.some((h) => h.channel === ref.channel && h.id === ref.id)) {
@@ -283,35 +380,76 @@ export class Receiver {
         }
         // lightningd replays unresolved HTLCs after a restart: the same HTLC gets the same answer.
         this.background(this.store.reindex(stored), 'indexing a replayed message');
-        if (stored.status === 'settled') return resolve(preimage);
         if (stored.status === 'rejected') {
           return refuse(
             problem('refused', `the payee refused it: ${stored.rejectReason ?? ''}`, stored.rejectReason),
           );
         }
-        entry = this.restore(stored, inv, preimage);
+        if (stored.status !== 'held') return preimage ? resolve(preimage) : handOn();
+        entry = this.restore(stored, billed ?? inv, preimage, height);
       }
       if (!entry?.set.knows(ref)) {
-        const p = this.partProblem(req, payload, inv, part, chunkValue !== undefined);
+        const p = this.partProblem(req, payload, billed ?? inv, part, chunkValue !== undefined, !billed);
         if (p) return refuse(p);
       }
       if (!entry) {
-        entry = { set: new MessageSet(hash, this.effects(hash, inv, this.holdUntil(req))), preimage };
+        const fx = this.effects(hash, billed ?? inv, this.holdUntil(req), preimage === undefined);
+        entry = { set: new MessageSet(hash, fx), preimage, height };
         this.sets.set(hash, entry);
+        this.failures.delete(hash);
       }
+    }
+    if (!entry.preimage) {
+      const alone = entry.set.join(part);
+      return alone ? refuse(answerProblem(alone)) : handOn();
     }
     const answer = await this.answerOf(entry.set, part);
     if (answer.settle) return resolve(entry.preimage);
-    // A decision's reason travels to the payer; other refusals only with their cause.
-    return refuse(
-      problem(answer.cause, answer.reason, answer.told),
-      answer.timeout ? MPP_TIMEOUT : undefined,
-    );
+    return refuse(answerProblem(answer), answer.timeout ? MPP_TIMEOUT : undefined);
+  }
+
+  /**
+   * lightningd's `invoice_payment` hook: the whole amount of one of its invoices is in. A message
+   * on it is checked, stored and decided now; other custom records are stored as the payment's
+   * data. Either is written before lightningd settles, and `settled` only once it did.
+   */
+  async onInvoicePayment(p: { label: string; preimage: string; msat: number }): Promise<InvoicePaymentResult> {
+    const hash = toHex(sha256(fromHex(p.preimage)));
+    const records = this.captured.take(hash);
+    const entry = this.sets.get(hash);
+    if (entry && !entry.preimage) {
+      const answer = await this.answerOf(entry.set, undefined);
+      if (answer.settle) {
+        // Should the notification not come (another plugin refused the payment after lnmsg), ask.
+        this.after(CONFIRM_AFTER_MS, () => void this.checkSettled(hash));
+        return PASS;
+      }
+      this.log('info', `refusing the payment of invoice ${p.label} (${hash}): ${answer.reason}`);
+      const message = answer.timeout
+        ? MPP_TIMEOUT
+        : refusalMessage(answerProblem(answer), p.msat, entry.height);
+      return { failure_message: toHex(message) };
+    }
+    const stored = await this.store.message(hash);
+    // A set that ended before lightningd had the whole amount (its part timer ran out, say).
+    if (stored?.status === 'rejected' || (!stored && this.failures.has(hash))) return REJECT;
+    if (!stored && records) await this.keepPaymentData(hash, p, records);
+    return PASS;
+  }
+
+  /** lightningd's `invoice_payment` notification: the payment settled. */
+  async onInvoicePaid(p: { preimage: string }): Promise<void> {
+    const hash = toHex(sha256(fromHex(p.preimage)));
+    await this.confirmSettled(hash);
   }
 
   /** Offers a part; once its set has ended, forgets it (the store answers from then on). */
-  private async answerOf(set: MessageSet<DecodedHopPayload>, part: Part<DecodedHopPayload>): Promise<Answer> {
-    const answer = await set.offer(part);
+  private async answerOf(
+    set: MessageSet<DecodedHopPayload>,
+    part: Part<DecodedHopPayload> | undefined,
+  ): Promise<Answer> {
+    // No part: lightningd has the whole amount of the set's invoice.
+    const answer = await (part ? set.offer(part) : set.paid());
     if (set.ended && this.sets.get(set.paymentHash)?.set === set) {
       this.sets.delete(set.paymentHash);
       if (set.refusal !== undefined) this.remember(set.paymentHash, set.refusal);
@@ -332,6 +470,8 @@ export class Receiver {
     inv: Invoice | undefined,
     part: Part<DecodedHopPayload>,
     isPiece: boolean,
+    /** False on an invoice: lightningd checks what the parts add up to. */
+    checkAmount = true,
   ): Problem | undefined {
     const { htlc } = req;
     if (!inv && this.config.spontaneous === 'refuse')
@@ -352,7 +492,10 @@ export class Receiver {
       );
     }
     // A piece states the whole message's size: too large is refused at the first part, not the last.
-    return this.sizeProblem(part.total) ?? (isPiece ? undefined : this.amountProblem(htlc.amount_msat, inv));
+    return (
+      this.sizeProblem(part.total) ??
+      (isPiece || !checkAmount ? undefined : this.amountProblem(htlc.amount_msat, inv))
+    );
   }
 
   /** Ms since 1970 until which this HTLC may be held, keeping `holdSafetyBlocks` in hand. */
@@ -365,13 +508,17 @@ export class Receiver {
     hash: string,
     inv: Invoice | undefined,
     holdUntilMs: number,
+    byInvoice: boolean,
   ): SetEffects<DecodedHopPayload> {
+    // lightningd fails an invoice's payment that it settles after the invoice expired.
+    const until = byInvoice && inv?.expiresAt ? Math.min(holdUntilMs, inv.expiresAt * 1000) : holdUntilMs;
     return {
-      complete: (parts, message) => this.completeMessage(hash, parts, message, inv, holdUntilMs),
+      complete: (parts, message) => this.completeMessage(hash, parts, message, inv, until, byInvoice),
+      settledByInvoice: byInvoice,
       finish: async (d) => {
         await this.store.updateMessage(hash, (m) => ({
           ...m,
-          status: d.accept ? 'settled' : 'rejected',
+          status: d.accept ? (byInvoice ? 'settling' : 'settled') : 'rejected',
           ...(d.accept ? {} : { rejectReason: d.reason }),
           deadline: undefined,
         }));
@@ -393,6 +540,7 @@ export class Receiver {
     message: Uint8Array,
     inv: Invoice | undefined,
     holdUntilMs: number,
+    byInvoice: boolean,
   ): Promise<Completion> {
     const first = parts[0] as Part<DecodedHopPayload>;
     const received = parts.reduce((n, p) => n + p.htlc.amountMsat, 0);
@@ -403,7 +551,9 @@ export class Receiver {
       this.amountProblem(received, inv) ??
       this.sizeProblem(message.length);
     if (p) return { kind: 'refuse', reason: p.why, cause: p.cause };
-    if (!inv && !this.store.reserveSpontaneous(message.length, this.config.maxStoredBytes)) {
+    const records = keptRecords(first.context.customRecords, this.config.tlvType);
+    const size = keptBytes({ messageHex: toHex(message), records });
+    if (!inv && !this.store.reserveSpontaneous(size, this.config.maxStoredBytes)) {
       return {
         kind: 'refuse',
         reason: 'the payee keeps no more spontaneous messages (lnmsg-max-stored-bytes)',
@@ -415,11 +565,12 @@ export class Receiver {
     const msg: NewMessage = {
       paymentHash: hash,
       messageHex: toHex(message),
+      ...(records.length > 0 ? { records } : {}),
       tlvType: Number(this.config.tlvType),
       amountMsat: received,
       receivedAt: this.now(),
       htlcs: parts.map((p) => p.htlc),
-      status: decideBy ? 'held' : 'settled',
+      status: decideBy ? 'held' : byInvoice ? 'settling' : 'settled',
       spontaneous: !inv,
       label: inv?.label,
       ...this.senderOf(first.context, message, hash),
@@ -429,12 +580,13 @@ export class Receiver {
     try {
       stored = await this.store.addMessage(msg);
     } finally {
-      if (!stored && !inv) await this.store.releaseSpontaneous(message.length);
+      if (!stored && !inv) await this.store.releaseSpontaneous(size);
     }
     if (!stored)
       return { kind: 'refuse', reason: 'a message is already stored for this hash', cause: 'already_paid' };
     if (inv) this.background(this.store.paid(inv), 'clearing a paid hash from the expiry list');
-    for (const l of this.listeners) l(stored);
+    // A message lightningd settles is announced once it did (`confirmSettled`).
+    if (stored.status !== 'settling') for (const l of this.listeners) l(stored);
     if (!decideBy) return { kind: 'settle' };
     return { kind: 'hold', deadlineMs, decider: this.deciderFor(stored, decideBy) };
   }
@@ -445,47 +597,130 @@ export class Receiver {
   }
 
   /** A message held when lnmsg stopped, whose HTLCs lightningd now replays. */
-  private restore(m: ReceivedMessage, inv: Invoice | undefined, preimage: Uint8Array) {
+  private restore(m: ReceivedMessage, inv: Invoice | undefined, preimage: Uint8Array | undefined, height: number) {
     const deadlineMs = (m.deadline ?? this.now() + this.config.holdTimeoutSeconds) * 1000;
     const decideBy = m.decideBy ?? (inv?.hold ? 'operator' : 'decider');
-    const fx = this.effects(m.paymentHash, inv, deadlineMs);
+    const fx = this.effects(m.paymentHash, inv, deadlineMs, preimage === undefined);
     const decider = this.deciderFor(m, decideBy);
     // Held for a decider that is no longer configured: nothing is left to refuse it, so it settles.
     const settle = decideBy === 'decider' && !decider ? async () => ({ accept: true as const }) : decider;
-    const entry = { set: MessageSet.restored(m.paymentHash, m.htlcs, deadlineMs, fx, settle), preimage };
+    const entry = { set: MessageSet.restored(m.paymentHash, m.htlcs, deadlineMs, fx, settle), preimage, height };
     this.sets.set(m.paymentHash, entry);
     return entry;
   }
 
-  /** Held messages whose HTLCs did not come back: released while lnmsg was away. */
+  /**
+   * Held and settling messages after a start: those whose HTLCs did not come back were released
+   * while lnmsg was away (settled only if lightningd says so), and lightningd's notification of a
+   * settled invoice may have been missed.
+   */
   private async reconcile(held: string[], paidByNode: (hash: string) => Promise<boolean>): Promise<void> {
     for (const hash of held) {
       if (this.sets.has(hash)) continue;
       try {
         const m = await this.store.message(hash);
-        if (m?.status !== 'held') {
+        if (m?.status !== 'held' && m?.status !== 'settling') {
           await this.store.forgetHeld(hash);
           continue;
         }
         const paid = await paidByNode(hash);
         this.log(
           'unusual',
-          `held message ${hash} lost its HTLCs while lnmsg was not running: ${paid ? 'settled' : 'refunded'}`,
+          `${m.status} message ${hash} lost its HTLCs while lnmsg was not running: ${paid ? 'settled' : 'refunded'}`,
         );
-        await this.store.updateMessage(hash, (cur) => ({
-          ...cur,
-          status: paid ? 'settled' : 'rejected',
-          ...(paid
-            ? {}
-            : {
-                rejectReason: 'its HTLCs were released while lnmsg was not running (the payer was refunded)',
-              }),
-          deadline: undefined,
-        }));
+        await this.settleOrRelease(m, paid);
       } catch (e) {
         this.log('broken', `could not settle the record of held message ${hash}: ${(e as Error).message}`);
       }
     }
+  }
+
+  /** A settling message: settled once lightningd says so (its notification, or its invoice list). */
+  private async confirmSettled(hash: string): Promise<void> {
+    const m = await this.store.message(hash);
+    if (m?.status === 'settling') await this.settleOrRelease(m, true);
+  }
+
+  /**
+   * Writes what became of a message whose HTLCs lnmsg no longer holds: settled, or refunded
+   * (then the records of a payment that was not a message are not kept: they never settled).
+   */
+  private async settleOrRelease(m: ReceivedMessage, paid: boolean): Promise<void> {
+    if (!paid && m.messageHex === '') {
+      await this.store.deleteMessage(m.paymentHash);
+      return;
+    }
+    const after = await this.store.updateMessage(m.paymentHash, (cur) => ({
+      ...cur,
+      status: paid ? 'settled' : 'rejected',
+      ...(paid
+        ? {}
+        : { rejectReason: 'its HTLCs were released while lnmsg was not running (the payer was refunded)' }),
+      deadline: undefined,
+    }));
+    if (after?.status === 'settled' && m.status === 'settling') for (const l of this.listeners) l(after);
+  }
+
+  /**
+   * The custom records of a payment lightningd settles (not an lnmsg message: a boostagram, an
+   * LND payer's records), written before it settles; a keysend's count against the budget.
+   */
+  private async keepPaymentData(
+    hash: string,
+    p: { label: string; msat: number },
+    all: TlvRecord[],
+  ): Promise<void> {
+    const records = keptRecords(all, this.config.tlvType);
+    if (records.length === 0) return;
+    const spontaneous = all.some((r) => r.type === RECORD.keysendPreimage);
+    const size = keptBytes({ messageHex: '', records });
+    if (spontaneous && !this.store.reserveSpontaneous(size, this.config.maxStoredBytes)) {
+      this.log('unusual', `not keeping the records of keysend ${hash}: lnmsg-max-stored-bytes is reached`);
+      return;
+    }
+    const stored = await this.store.addMessage({
+      paymentHash: hash,
+      messageHex: '',
+      records,
+      tlvType: Number(this.config.tlvType),
+      amountMsat: p.msat,
+      receivedAt: this.now(),
+      htlcs: [],
+      status: 'settling',
+      spontaneous,
+      label: p.label,
+    });
+    if (!stored && spontaneous) await this.store.releaseSpontaneous(size);
+    this.after(CONFIRM_AFTER_MS, () => void this.checkSettled(hash));
+  }
+
+  /** A message still settling long after lnmsg let it through: lightningd's invoice says what became of it. */
+  private async checkSettled(hash: string): Promise<void> {
+    try {
+      const m = await this.store.message(hash);
+      if (m?.status === 'settling') await this.settleOrRelease(m, await this.paidByNode(hash));
+    } catch (e) {
+      this.log('unusual', `checking payment ${hash}: ${(e as Error).message}`);
+    }
+  }
+
+  /**
+   * The invoice an HTLC pays through lightningd, with its payment secret: one lnmsg made, or any
+   * of lightningd's own (a payer may add a message to an ordinary invoice).
+   */
+  private async billOf(hash: string, inv: Invoice | undefined): Promise<Invoice | undefined> {
+    if (inv?.paymentSecret) return inv;
+    const found = await this.invoices.find(hash);
+    if (!found || found.status === 'expired') return undefined;
+    return {
+      paymentHash: hash,
+      paymentSecret: toHex(found.paymentSecret),
+      amountMsat: inv?.amountMsat ?? 0,
+      label: found.label,
+      createdAt: inv?.createdAt ?? 0,
+      hold: inv?.hold ?? false,
+      expiresAt: found.expiresAt,
+    };
   }
 
   /** Store work no HTLC waits for: logged if it fails, never thrown into a hook. */
@@ -585,6 +820,30 @@ interface Problem {
 
 function problem(cause: RefusalCause, why: string, reason?: string): Problem {
   return { cause, why, ...(reason ? { reason } : {}) };
+}
+
+/** incorrect_or_unknown_payment_details with the cause (and, where it is the payee's to give, a reason) after BOLT 4's fields. */
+function refusalMessage(p: Problem, amountMsat: number, height: number): Uint8Array {
+  const refusal = encodeRefusal({ cause: p.cause, ...(p.reason ? { reason: p.reason } : {}) });
+  return incorrectOrUnknownPaymentDetails(BigInt(amountMsat), height, refusal);
+}
+
+/** A refused set's answer as a problem: a decision's reason travels to the payer, others only with their cause. */
+function answerProblem(a: Answer): Problem {
+  return a.settle ? problem('refused', 'settled') : problem(a.cause, a.reason, a.told);
+}
+
+/** Whether the HTLC carries the invoice's payment secret (compared in constant time). */
+function sameSecret(payload: DecodedHopPayload, secretHex: string): boolean {
+  const given = payload.paymentData?.paymentSecret;
+  return given !== undefined && given.length === 32 && timingSafeEqual(given, fromHex(secretHex));
+}
+
+/** A payment's custom records as kept: all but lnmsg's message and pieces (kept as the message) and a keysend's preimage. */
+function keptRecords(records: readonly TlvRecord[], tlvType: bigint): KeptRecord[] {
+  return records
+    .filter((r) => r.type !== tlvType && r.type !== RECORD.chunk && r.type !== RECORD.keysendPreimage)
+    .map((r) => ({ type: r.type.toString(), hex: toHex(r.value) }));
 }
 
 function resolve(preimage: Uint8Array): HtlcAcceptedResult {

@@ -1,10 +1,15 @@
 import { IndexedRecords, type ListIndex, pad, type Unindexed } from './indexed.js';
 import type { Kv } from './kv.js';
 
-/** A payment hash the payee handed out, waiting for its message. */
+/**
+ * A payment hash the payee handed out, waiting for its message: lnmsg settles it with `preimage`
+ * (the seed's flow), or it is one of lightningd's BOLT 11 invoices, which lightningd settles and
+ * whose every part must carry `paymentSecret`.
+ */
 export interface Invoice {
   paymentHash: string;
-  preimage: string;
+  preimage?: string;
+  paymentSecret?: string;
   /** The least the payee accepts; 0 for any amount. */
   amountMsat: number;
   label?: string;
@@ -21,12 +26,22 @@ export interface HtlcRef {
   amountMsat: number;
 }
 
-export type MessageStatus = 'settled' | 'held' | 'rejected';
+/** `settling`: lnmsg let lightningd settle it (an invoice); `settled` once lightningd says it did. */
+export type MessageStatus = 'settled' | 'settling' | 'held' | 'rejected';
 
-/** A message that arrived. Stored before its payment is settled. */
+/** A custom record as kept: its type (decimal) and value (hex). */
+export interface KeptRecord {
+  type: string;
+  hex: string;
+}
+
+/** A message (or the records of a payment) that arrived. Stored before its payment is settled. */
 export interface ReceivedMessage {
   paymentHash: string;
+  /** lnmsg's message record; empty for a payment that carried only other records. */
   messageHex: string;
+  /** The payment's other custom records (>= 65536), in type order. */
+  records?: KeptRecord[];
   tlvType: number;
   amountMsat: number;
   receivedAt: number;
@@ -72,7 +87,10 @@ const expiryKey = (inv: Invoice) => [
   pad(Math.floor((inv.expiresAt ?? 0) / DAY), 8),
   inv.paymentHash,
 ];
-const messageBytes = (m: { messageHex: string }) => m.messageHex.length / 2;
+/** Bytes a message takes in the spontaneous budget: its own and its other records'. */
+export const keptBytes = (m: { messageHex: string; records?: KeptRecord[] }) =>
+  (m.messageHex.length + (m.records ?? []).reduce((n, r) => n + r.hex.length, 0)) / 2;
+const unsettled = (m: { status: MessageStatus }) => m.status === 'held' || m.status === 'settling';
 
 /**
  * lnmsg's durable state in lightningd's datastore. Nothing is loaded at start but a few counters,
@@ -98,6 +116,11 @@ export class MessageStore {
   async addInvoice(inv: Invoice): Promise<boolean> {
     if (inv.expiresAt !== undefined) await this.kv.put(expiryKey(inv), '');
     return this.kv.create([...K.invoice, inv.paymentHash], JSON.stringify(inv));
+  }
+
+  /** Rewrites a payment hash's record (its expiry stays as it was added). */
+  async setInvoice(inv: Invoice): Promise<void> {
+    await this.kv.put([...K.invoice, inv.paymentHash], JSON.stringify(inv));
   }
 
   async invoice(paymentHash: string): Promise<Invoice | undefined> {
@@ -154,7 +177,7 @@ export class MessageStore {
     change: (m: ReceivedMessage) => NewMessage,
   ): Promise<ReceivedMessage | undefined> {
     const r = await this.messages.update(paymentHash, change);
-    if (r?.before.status === 'held' && r.after.status !== 'held') await this.forgetHeld(paymentHash);
+    if (r && unsettled(r.before) && !unsettled(r.after)) await this.forgetHeld(paymentHash);
     return r?.after;
   }
 
@@ -164,7 +187,7 @@ export class MessageStore {
       const inv = await this.invoice(paymentHash);
       await Promise.all([this.forgetHeld(paymentHash), inv ? this.deleteInvoice(inv) : undefined]);
     });
-    if (m?.spontaneous) await this.releaseSpontaneous(messageBytes(m));
+    if (m?.spontaneous) await this.releaseSpontaneous(keptBytes(m));
     return m;
   }
 
@@ -176,7 +199,10 @@ export class MessageStore {
     return this.messages.list(index, start, limit);
   }
 
-  /** Payment hashes of the messages held for a decision (bounded by the HTLCs a node can hold). */
+  /**
+   * Payment hashes of the messages held for a decision or settling, what must be checked after a
+   * restart (bounded by the HTLCs a node can hold).
+   */
   heldHashes(): Promise<string[]> {
     return this.kv.children(K.held);
   }
@@ -208,10 +234,10 @@ export class MessageStore {
   }
 
   private async markHeld(m: ReceivedMessage): Promise<void> {
-    if (m.status === 'held') await this.kv.put([...K.held, m.paymentHash], '');
+    if (unsettled(m)) await this.kv.put([...K.held, m.paymentHash], '');
   }
 
-  private async deleteInvoice(inv: Invoice): Promise<void> {
+  async deleteInvoice(inv: Invoice): Promise<void> {
     await this.kv.delete([...K.invoice, inv.paymentHash]);
     if (inv.expiresAt !== undefined) await this.kv.delete(expiryKey(inv));
   }
@@ -225,7 +251,7 @@ export class MessageStore {
       const m = { ...o, createdIndex: await this.messages.nextIndex('created') };
       await this.messages.reindex(m);
       await this.kv.put([...KEYS.records, m.paymentHash], JSON.stringify(m));
-      if (m.spontaneous) this.messages.counts.spontaneousBytes += messageBytes(m);
+      if (m.spontaneous) this.messages.counts.spontaneousBytes += keptBytes(m);
     }
     await this.messages.persist();
   }

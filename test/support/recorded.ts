@@ -1,5 +1,7 @@
 import { FIXTURES } from './fake-lightningd.js';
-import { readJsonl } from './shared.js';
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { projectRoot, readJsonl } from './shared.js';
 
 /** A message on a recorded plugin's pipe (README: kind `plugin`), or a raw stdin read (kind `stdin`). */
 export interface PipeRecord {
@@ -17,15 +19,29 @@ export interface RecordedMessage {
   params?: Record<string, unknown>;
 }
 
-export function pipeRecords(file: string): PipeRecord[] {
-  return readJsonl<PipeRecord & { kind: string }>(...FIXTURES, file).filter(
+/** Where recordings are read from: the shared fixtures, or this project's own (test/fixtures/cln-v26.06.6). */
+export type Recordings = 'shared' | 'own';
+
+function readRecordings<T>(file: string, from: Recordings): T[] {
+  if (from === 'shared') return readJsonl<T>(...FIXTURES, file);
+  return readFileSync(join(projectRoot, 'test', 'fixtures', 'cln-v26.06.6', file), 'utf8')
+    .split('\n')
+    .filter((l) => l.trim() !== '')
+    .map((l) => JSON.parse(l) as T);
+}
+
+export function pipeRecords(file: string, from: Recordings = 'shared'): PipeRecord[] {
+  return readRecordings<PipeRecord & { kind: string }>(file, from).filter(
     (r): r is PipeRecord => r.kind === 'plugin' || r.kind === 'stdin',
   );
 }
 
 /** What lightningd wrote to a plugin in `file`, as raw text (no "\n\n") and parsed. */
-export function lightningdMessages(file: string): { rec: PipeRecord; raw: string; msg: RecordedMessage }[] {
-  return pipeRecords(file)
+export function lightningdMessages(
+  file: string,
+  from: Recordings = 'shared',
+): { rec: PipeRecord; raw: string; msg: RecordedMessage }[] {
+  return pipeRecords(file, from)
     .filter((r) => r.dir === 'in' || r.dir === 'read')
     .map((rec) => {
       const raw = rec.raw.replace(/\n\n$/, '');
