@@ -3,6 +3,7 @@ import { randomBytes } from 'node:crypto';
 import { describe, test } from 'node:test';
 import fc from 'fast-check';
 import {
+  APP_RECORD,
   buildOnion,
   CodecError,
   decodeBigSize,
@@ -18,15 +19,21 @@ import {
   encodeFinalPayload,
   encodeIntermediatePayload,
   encodeRefusal,
+  encodeTlvRecord,
   encodeTlvStream,
   encodeTruncated,
   incorrectOrUnknownPaymentDetails,
   peelOnion,
+  readPaymentRecords,
+  RECORD,
   REFUSAL_CAUSES,
   scidFromString,
   scidToString,
   stripLengthPrefix,
+  stripRecords,
+  toHex,
   type TlvRecord,
+  utf8,
   withLengthPrefix,
 } from '../src/index.js';
 import { randomNodes } from './support/route.js';
@@ -269,4 +276,110 @@ describe('Sphinx onion', () => {
       peelOnion(p, (nodes[1] as { secretKey: Uint8Array }).secretKey, assoc),
     );
   });
+});
+
+describe('payment records (what a payee keeps)', () => {
+  const KNOWN = [
+    RECORD.message,
+    RECORD.sender,
+    RECORD.signature,
+    RECORD.timestamp,
+    RECORD.senderName,
+    RECORD.contentType,
+    APP_RECORD.boostagram,
+    APP_RECORD.tipNote,
+  ];
+  // values that decode and values that nearly do: JSON (objects, other values, nested), text, bytes
+  const value = fc.oneof(
+    fc.uint8Array({ maxLength: 70 }),
+    fc.string({ unit: 'grapheme', maxLength: 30 }).map(utf8.encode),
+    fc.json({ depthSize: 'medium' }).map(utf8.encode),
+    fc.object({ maxDepth: 3 }).map((o) => utf8.encode(JSON.stringify(o) ?? 'null')),
+    fc
+      .dictionary(fc.string(), fc.oneof(fc.string(), fc.integer()))
+      .map((o) => utf8.encode(JSON.stringify(o))),
+  );
+  const type = fc.oneof(fc.constantFrom(...KNOWN), customType, fc.bigInt({ min: 0n, max: 65535n }));
+  const records = fc.array(fc.record({ type, value }), { maxLength: 8 });
+  const textOf = (v: Uint8Array) => {
+    try {
+      return utf8.decode(v);
+    } catch {
+      return undefined;
+    }
+  };
+
+  test('never throws; every record listed raw, in order; each field from a record present', () => {
+    fc.assert(
+      fc.property(records, (recs) => {
+        const r = readPaymentRecords(recs);
+        assert.deepEqual(
+          r.records,
+          recs.map((x) => ({ type: x.type.toString(), value: toHex(x.value) })),
+        );
+        // the first record of each known type is the one read
+        const first = (t: bigint) => recs.find((x) => x.type === t)?.value;
+        const hexOf = (t: bigint) => {
+          const v = first(t);
+          return v && toHex(v);
+        };
+        if (r.sender !== undefined) assert.equal(r.sender, hexOf(RECORD.sender));
+        if (r.signature !== undefined) assert.equal(r.signature, hexOf(RECORD.signature));
+        if (r.timestampNs !== undefined) assert.equal(hexOf(RECORD.timestamp)?.length, 16);
+        if (r.timestampNs !== undefined)
+          assert.equal(BigInt(r.timestampNs), BigInt('0x' + (hexOf(RECORD.timestamp) ?? '')));
+        for (const [field, t] of [
+          ['senderName', RECORD.senderName],
+          ['contentType', RECORD.contentType],
+          ['tipNote', APP_RECORD.tipNote],
+        ] as const) {
+          if (r[field] !== undefined) assert.equal(r[field], textOf(first(t) ?? new Uint8Array([0xff])));
+        }
+        const boostBytes = first(APP_RECORD.boostagram);
+        if (r.boostagram !== undefined) {
+          assert.ok(boostBytes);
+          assert.deepEqual(r.boostagram, JSON.parse(utf8.decode(boostBytes)));
+        }
+        if (r.text !== undefined) {
+          const msg = first(RECORD.message);
+          assert.ok(
+            (msg !== undefined && r.text === textOf(msg)) ||
+              (msg === undefined && r.text === r.boostagram?.['message']),
+          );
+        }
+        // a known record read first either gives its field or is flagged
+        const types = new Set(recs.map((x) => x.type.toString()));
+        for (const p of r.problems) assert.ok(types.has(p.type), p.type);
+        if (first(RECORD.sender) && r.sender === undefined)
+          assert.ok(r.problems.some((p) => p.type === RECORD.sender.toString()));
+        if (boostBytes && r.boostagram === undefined)
+          assert.ok(r.problems.some((p) => p.type === APP_RECORD.boostagram.toString()));
+        // plain data: JSON round trip is the identity
+        assert.deepEqual(JSON.parse(JSON.stringify(r)), r);
+      }),
+      { numRuns: RUNS },
+    );
+  });
+
+  test('stripping records: the input less exactly their bytes', () => {
+    const stream = sortedRecords(fc.oneof(u64, fc.constantFrom(RECORD.message, RECORD.chunk, 34349335n)));
+    const drop = fc.uniqueArray(fc.oneof(customType, fc.constantFrom(RECORD.message, RECORD.chunk)), {
+      maxLength: 3,
+    });
+    fc.assert(
+      fc.property(stream, drop, (recs, dropped) => {
+        const types = new Set(dropped);
+        const pieces = recs.map(encodeTlvRecord);
+        const input = new Uint8Array(pieces.flatMap((p) => [...p]));
+        const expected = new Uint8Array(
+          pieces.filter((_, i) => !types.has(recs[i]?.type ?? -1n)).flatMap((p) => [...p]),
+        );
+        assert.deepEqual(stripRecords(input, types), expected);
+      }),
+      { numRuns: RUNS },
+    );
+  });
+
+  test('stripping random bytes: only CodecError', () =>
+    neverThrowsOtherThanCodecError(bytes(80), (b) => stripRecords(b, new Set([RECORD.message]))));
 });

@@ -37,7 +37,7 @@ import type { Decider } from './decider.js';
 import type { CreatedInvoice, NodeInvoice } from './node-invoices.js';
 import { RecordCapture } from './record-capture.js';
 import { verifySenderSignature } from './signature.js';
-import { withoutRecords } from '../wire/strip-records.js';
+import { lnmsgEvenRecords, stripRecords } from '../wire/strip-records.js';
 import type { TlvRecord } from '../wire/tlv.js';
 
 export type { Decision } from './message-set.js';
@@ -359,7 +359,7 @@ export class Receiver {
     // lightningd settles an invoice's HTLCs: it gets the payload without the even records it cannot read.
     const handOn = (): HtlcAcceptedResult => ({
       result: 'continue',
-      payload: toHex(withoutRecords(tlv, (t) => t % 2n === 0n && this.understands(t))),
+      payload: toHex(stripRecords(tlv, lnmsgEvenRecords(this.config.tlvType))),
     });
     let entry = this.sets.get(hash);
     // A new HTLC (not a replay into a set in memory): is the hash ours, paid, held?

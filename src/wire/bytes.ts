@@ -98,6 +98,7 @@ export class Reader {
 
 export const utf8 = {
   encode: (text: string): Uint8Array => new TextEncoder().encode(text),
-  /** Throws on invalid UTF-8 rather than inserting replacement characters. */
-  decode: (bytes: Uint8Array): string => new TextDecoder('utf-8', { fatal: true }).decode(bytes),
+  /** Throws on invalid UTF-8 rather than inserting replacement characters; a leading BOM is kept, as any character. */
+  decode: (bytes: Uint8Array): string =>
+    new TextDecoder('utf-8', { fatal: true, ignoreBOM: true }).decode(bytes),
 };

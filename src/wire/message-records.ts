@@ -22,11 +22,18 @@ export const RECORD = {
   sender: 34349339n,
   /** When the sender sent it, nanoseconds since 1970 (u64). */
   timestamp: 34349343n,
+  /** The sender's name, UTF-8 (read and shown; lnmsg does not write it). */
+  senderName: 34349340n,
+  /** The message's content type, UTF-8 such as "text/plain" (read and shown; lnmsg does not write it). */
+  contentType: 34349345n,
   /** keysend: the preimage, so a payee with no invoice can settle. */
   keysendPreimage: 5482373484n,
 } as const;
 
-/** Every record type above but the message's own: each has its meaning, none may carry the message. */
+/**
+ * The records above lnmsg writes, but the message's own: each has its meaning, none may carry the
+ * message. (The receiver also accepts these when even, so the read-only ones stay out.)
+ */
 export const RESERVED_RECORDS: ReadonlySet<bigint> = new Set([
   RECORD.chunk,
   RECORD.signature,
