@@ -60,6 +60,7 @@ describe('bin/lnmsg-plugin driven with recorded lightningd messages', FIX, () =>
     for (const name of [
       'sendmessage',
       'receivemessage_new',
+      'receivemessage_invoice',
       'receivemessage_poll',
       'receivemessage_wait',
       'receivemessage_list',
@@ -71,7 +72,8 @@ describe('bin/lnmsg-plugin driven with recorded lightningd messages', FIX, () =>
       assert.ok(method.description.length > 10, `${name} has a description`);
       assert.equal(typeof method.usage, 'string');
     }
-    assert.deepEqual(m.hooks, [{ name: 'htlc_accepted', before: ['keysend'] }]);
+    assert.deepEqual(m.hooks, [{ name: 'htlc_accepted', before: ['keysend'] }, { name: 'invoice_payment' }]);
+    assert.ok(m.subscriptions.includes('invoice_payment'));
     assert.deepEqual(m.notifications, [{ method: 'lnmsg_received' }]);
     assert.ok(m.subscriptions.includes('shutdown'));
     assert.equal(m.dynamic, true);

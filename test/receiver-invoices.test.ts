@@ -139,7 +139,11 @@ describe('receiver: messages on BOLT 11 invoices', () => {
       'the odd record stays, the message goes',
     );
     assert.equal(toHex(handed.paymentData?.paymentSecret ?? new Uint8Array()), toHex(inv.secret));
-    assert.equal(await store.message(inv.payment_hash), undefined, 'nothing stored before lightningd has the amount');
+    assert.equal(
+      await store.message(inv.payment_hash),
+      undefined,
+      'nothing stored before lightningd has the amount',
+    );
 
     const { hook, notification } = recordedInvoicePayment(inv.label, inv.preimage, 1000);
     assert.deepEqual(await invoicePayment(receiver, hook), { result: 'continue' });
@@ -169,12 +173,19 @@ describe('receiver: messages on BOLT 11 invoices', () => {
     const none = await receiver.onHtlcAccepted(
       htlcRequest({
         paymentHash: inv.payment_hash,
-        payload: { amtToForward: 1000n, outgoingCltvValue: 126, customRecords: [{ type: TYPE, value: text('x') }] },
+        payload: {
+          amtToForward: 1000n,
+          outgoingCltvValue: 126,
+          customRecords: [{ type: TYPE, value: text('x') }],
+        },
       }),
     );
     assert.equal(causeOf(none), 'unknown_hash');
     const real = await receiver.onHtlcAccepted(
-      htlcRequest({ paymentHash: inv.payment_hash, payload: paying(inv.secret, [{ type: TYPE, value: text('real') }]) }),
+      htlcRequest({
+        paymentHash: inv.payment_hash,
+        payload: paying(inv.secret, [{ type: TYPE, value: text('real') }]),
+      }),
     );
     records(real);
     const { hook } = recordedInvoicePayment(inv.label, inv.preimage, 1000);
@@ -187,7 +198,10 @@ describe('receiver: messages on BOLT 11 invoices', () => {
     const inv = await invoiceOf(receiver, book, { hold: true });
     records(
       await receiver.onHtlcAccepted(
-        htlcRequest({ paymentHash: inv.payment_hash, payload: paying(inv.secret, [{ type: TYPE, value: text('ok?') }]) }),
+        htlcRequest({
+          paymentHash: inv.payment_hash,
+          payload: paying(inv.secret, [{ type: TYPE, value: text('ok?') }]),
+        }),
       ),
     );
     const { hook } = recordedInvoicePayment(inv.label, inv.preimage, 1000);
@@ -294,7 +308,8 @@ describe('receiver: messages on BOLT 11 invoices', () => {
 });
 
 describe('receiver: the data of every payment (recorded on a production node, v26.06.6)', () => {
-  const step = (name: string) => lightningdMessages('plain-node3.jsonl', 'own').filter((m) => m.rec.step === name);
+  const step = (name: string) =>
+    lightningdMessages('plain-node3.jsonl', 'own').filter((m) => m.rec.step === name);
   const hookOf = (name: string) =>
     step(name).find((m) => m.msg.method === 'htlc_accepted' && m.rec.node === 3)?.msg
       .params as unknown as HtlcAcceptedRequest;
@@ -320,7 +335,7 @@ describe('receiver: the data of every payment (recorded on a production node, v2
     const sent = decodeHopPayload(stripLengthPrefix(fromHex(htlc.onion.payload))).customRecords;
     assert.deepEqual(
       m?.records,
-      sent.map((r) => ({ type: r.type.toString(), hex: toHex(r.value) })),
+      sent.map((r) => ({ type: r.type.toString(), value: toHex(r.value) })),
     );
     await invoicePaid(receiver, notificationOf('plain-sendonion-odd-records'));
     assert.equal((await store.message(hash))?.status, 'settled');

@@ -178,9 +178,10 @@ export class Plugin {
       if (method === 'getmanifest') return this.reply(id, { result: this.manifest() });
       if (method === 'init') return this.reply(id, { result: await this.init(params as Params) });
       const ctx = this.context();
+      // A notification has no id: `invoice_payment` is both a hook and a notification topic.
+      if (method && id === undefined) return await this.runSubscriber(method, params as Params, ctx);
       if (method && this.hooks.has(method)) return await this.runHook(id, method, params as Params, ctx);
       if (method && this.methods.has(method)) return await this.runMethod(id, method, params, ctx);
-      if (method && id === undefined) return await this.runSubscriber(method, params as Params, ctx);
       if (id !== undefined) this.reply(id, { error: { code: -32601, message: `unknown method ${method}` } });
     } catch (e) {
       this.log('broken', `handling ${method}: ${(e as Error).stack ?? e}`);

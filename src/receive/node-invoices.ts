@@ -23,6 +23,7 @@ const ListInvoices = z.object({
   invoices: z.array(
     z.object({
       label: z.string(),
+      payment_hash: hex32,
       status: z.enum(['unpaid', 'paid', 'expired']),
       expires_at: z.number().int(),
       bolt11: z.string().optional(),
@@ -69,13 +70,17 @@ export class NodeInvoices {
   /** The invoice for this hash, if lightningd has one (a BOLT 11 one: only those carry a secret). */
   async find(paymentHash: string): Promise<NodeInvoice | undefined> {
     const list = ListInvoices.parse(await this.rpc.call('listinvoices', { payment_hash: paymentHash }));
-    const inv = list.invoices[0];
+    const inv = list.invoices.find((i) => i.payment_hash === paymentHash);
     if (!inv?.bolt11) return undefined;
     const known = this.secrets.get(paymentHash);
     if (known) return { ...known, status: inv.status };
     const decoded = Decoded.parse(await this.rpc.call('decode', { string: inv.bolt11 }));
     if (!decoded.payment_secret) return undefined;
-    const found = { label: inv.label, paymentSecret: fromHex(decoded.payment_secret), expiresAt: inv.expires_at };
+    const found = {
+      label: inv.label,
+      paymentSecret: fromHex(decoded.payment_secret),
+      expiresAt: inv.expires_at,
+    };
     this.secrets.set(paymentHash, found);
     if (this.secrets.size > CACHE) this.secrets.delete(this.secrets.keys().next().value as string);
     return { ...found, status: inv.status };

@@ -101,7 +101,13 @@ export type DecideOutcome = Verdict | { ok: false; why: string };
 
 /** lightningd's invoices: made with `invoice`, found by payment hash. */
 export interface InvoiceBook {
-  create(p: { amountMsat?: number; label: string; description: string; expirySeconds: number; preimage: string }): Promise<CreatedInvoice>;
+  create(p: {
+    amountMsat?: number;
+    label: string;
+    description: string;
+    expirySeconds: number;
+    preimage: string;
+  }): Promise<CreatedInvoice>;
   find(paymentHash: string): Promise<NodeInvoice | undefined>;
 }
 
@@ -324,7 +330,10 @@ export class Receiver {
     const height = htlc.cltv_expiry - htlc.cltv_expiry_relative;
     const refuse = (p: Problem, message?: Uint8Array): HtlcAcceptedResult => {
       this.log('info', `refusing HTLC ${htlc.short_channel_id}/${htlc.id} for ${hash}: ${p.why}`);
-      return { result: 'fail', failure_message: toHex(message ?? refusalMessage(p, htlc.amount_msat, height)) };
+      return {
+        result: 'fail',
+        failure_message: toHex(message ?? refusalMessage(p, htlc.amount_msat, height)),
+      };
     };
 
     let tlv: Uint8Array;
@@ -413,7 +422,11 @@ export class Receiver {
    * on it is checked, stored and decided now; other custom records are stored as the payment's
    * data. Either is written before lightningd settles, and `settled` only once it did.
    */
-  async onInvoicePayment(p: { label: string; preimage: string; msat: number }): Promise<InvoicePaymentResult> {
+  async onInvoicePayment(p: {
+    label: string;
+    preimage: string;
+    msat: number;
+  }): Promise<InvoicePaymentResult> {
     const hash = toHex(sha256(fromHex(p.preimage)));
     const records = this.captured.take(hash);
     const entry = this.sets.get(hash);
@@ -572,6 +585,7 @@ export class Receiver {
       htlcs: parts.map((p) => p.htlc),
       status: decideBy ? 'held' : byInvoice ? 'settling' : 'settled',
       spontaneous: !inv,
+      ...(byInvoice ? { viaInvoice: true } : {}),
       label: inv?.label,
       ...this.senderOf(first.context, message, hash),
       ...(decideBy ? { decideBy, deadline: Math.floor(deadlineMs / 1000) } : {}),
@@ -597,14 +611,23 @@ export class Receiver {
   }
 
   /** A message held when lnmsg stopped, whose HTLCs lightningd now replays. */
-  private restore(m: ReceivedMessage, inv: Invoice | undefined, preimage: Uint8Array | undefined, height: number) {
+  private restore(
+    m: ReceivedMessage,
+    inv: Invoice | undefined,
+    preimage: Uint8Array | undefined,
+    height: number,
+  ) {
     const deadlineMs = (m.deadline ?? this.now() + this.config.holdTimeoutSeconds) * 1000;
     const decideBy = m.decideBy ?? (inv?.hold ? 'operator' : 'decider');
     const fx = this.effects(m.paymentHash, inv, deadlineMs, preimage === undefined);
     const decider = this.deciderFor(m, decideBy);
     // Held for a decider that is no longer configured: nothing is left to refuse it, so it settles.
     const settle = decideBy === 'decider' && !decider ? async () => ({ accept: true as const }) : decider;
-    const entry = { set: MessageSet.restored(m.paymentHash, m.htlcs, deadlineMs, fx, settle), preimage, height };
+    const entry = {
+      set: MessageSet.restored(m.paymentHash, m.htlcs, deadlineMs, fx, settle),
+      preimage,
+      height,
+    };
     this.sets.set(m.paymentHash, entry);
     return entry;
   }
@@ -688,6 +711,7 @@ export class Receiver {
       htlcs: [],
       status: 'settling',
       spontaneous,
+      ...(spontaneous ? {} : { viaInvoice: true }),
       label: p.label,
     });
     if (!stored && spontaneous) await this.store.releaseSpontaneous(size);
@@ -710,7 +734,13 @@ export class Receiver {
    */
   private async billOf(hash: string, inv: Invoice | undefined): Promise<Invoice | undefined> {
     if (inv?.paymentSecret) return inv;
-    const found = await this.invoices.find(hash);
+    let found: NodeInvoice | undefined;
+    try {
+      found = await this.invoices.find(hash);
+    } catch (e) {
+      this.log('unusual', `looking up lightningd's invoice for ${hash}: ${(e as Error).message}`);
+      return undefined;
+    }
     if (!found || found.status === 'expired') return undefined;
     return {
       paymentHash: hash,
@@ -843,7 +873,7 @@ function sameSecret(payload: DecodedHopPayload, secretHex: string): boolean {
 function keptRecords(records: readonly TlvRecord[], tlvType: bigint): KeptRecord[] {
   return records
     .filter((r) => r.type !== tlvType && r.type !== RECORD.chunk && r.type !== RECORD.keysendPreimage)
-    .map((r) => ({ type: r.type.toString(), hex: toHex(r.value) }));
+    .map((r) => ({ type: r.type.toString(), value: toHex(r.value) }));
 }
 
 function resolve(preimage: Uint8Array): HtlcAcceptedResult {

@@ -72,8 +72,7 @@ export class RecordCapture {
   private evict(now: number, incoming: number): void {
     for (const [hash, h] of this.held) {
       const stale = h.at + this.limits.ttlMs < now;
-      const full =
-        this.held.size >= this.limits.maxPayments || this.bytes + incoming > this.limits.maxBytes;
+      const full = this.held.size >= this.limits.maxPayments || this.bytes + incoming > this.limits.maxBytes;
       if (!stale && !full) break;
       this.held.delete(hash);
       this.bytes -= h.bytes;

@@ -1,3 +1,4 @@
+import type { RawRecord } from '../wire/payment-records.js';
 import { IndexedRecords, type ListIndex, pad, type Unindexed } from './indexed.js';
 import type { Kv } from './kv.js';
 
@@ -30,10 +31,7 @@ export interface HtlcRef {
 export type MessageStatus = 'settled' | 'settling' | 'held' | 'rejected';
 
 /** A custom record as kept: its type (decimal) and value (hex). */
-export interface KeptRecord {
-  type: string;
-  hex: string;
-}
+export type KeptRecord = RawRecord;
 
 /** A message (or the records of a payment) that arrived. Stored before its payment is settled. */
 export interface ReceivedMessage {
@@ -48,6 +46,8 @@ export interface ReceivedMessage {
   htlcs: HtlcRef[];
   status: MessageStatus;
   spontaneous: boolean;
+  /** Paid through one of lightningd's BOLT 11 invoices (lightningd settled it). */
+  viaInvoice?: boolean;
   label?: string;
   sender?: string;
   verified?: boolean;
@@ -89,7 +89,7 @@ const expiryKey = (inv: Invoice) => [
 ];
 /** Bytes a message takes in the spontaneous budget: its own and its other records'. */
 export const keptBytes = (m: { messageHex: string; records?: KeptRecord[] }) =>
-  (m.messageHex.length + (m.records ?? []).reduce((n, r) => n + r.hex.length, 0)) / 2;
+  (m.messageHex.length + (m.records ?? []).reduce((n, r) => n + r.value.length, 0)) / 2;
 const unsettled = (m: { status: MessageStatus }) => m.status === 'held' || m.status === 'settling';
 
 /**

@@ -40,10 +40,11 @@ const nowSeconds = () => Date.now() / 1000 + clockOffset;
 /** Messages shown, by payment hash: the answer they were drawn from and their element. */
 const shown = new Map();
 
+const KINDS = { invoice: 'on an invoice', keysend: 'spontaneous (keysend)', hash: 'paid to a hash' };
+
 function kindOf(m) {
-  if (m.kind === 'invoice') return 'on an invoice';
-  if (typeof m.kind === 'string') return m.kind;
-  return m.spontaneous ? 'spontaneous (keysend)' : 'paid to a hash';
+  const kind = KINDS[m.kind] ?? (m.spontaneous ? KINDS.keysend : KINDS.hash);
+  return m.records_only ? `${kind}, records only` : kind;
 }
 
 function senderLine(m) {
@@ -133,6 +134,15 @@ function messageItem(m) {
     content(m),
   );
   if (m.boostagram && typeof m.boostagram === 'object') li.append(boostagram(m.boostagram));
+  if (typeof m.tip_note === 'string') li.append(el('p', 'label', `tip note: ${m.tip_note}`));
+  if (Array.isArray(m.record_problems) && m.record_problems.length > 0)
+    li.append(
+      el(
+        'p',
+        'reason',
+        `records not read: ${m.record_problems.map((p) => `${p.type} (${p.why})`).join(', ')}`,
+      ),
+    );
   if (m.label !== undefined) li.append(el('p', 'label', `label: ${m.label}`));
   if (m.reject_reason !== undefined) li.append(el('p', 'reason', `refused: ${m.reject_reason}`));
   if (m.status === 'held') li.append(decision(m));
