@@ -14,6 +14,7 @@ import {
 } from './receive/methods.js';
 import { DECIDE_DEFAULTS, optionsProblem, receiverConfig } from './receive/options.js';
 import { RECEIVER_DEFAULTS, Receiver } from './receive/receiver.js';
+import { looksLikeInvoice } from './send/invoice.js';
 import { sendMessageMethod, sendMessageStatus } from './send/method.js';
 import { listSendPays, Outbox, sendpayNotified } from './send/outbox.js';
 import { sendMessageDelete, sendMessageList } from './send/outbox-methods.js';
@@ -27,6 +28,9 @@ export { LNMSG_ERRORS } from './send/method.js';
 export { tlvTypeProblem } from './receive/options.js';
 
 /** How long held messages wait, after a node start, for lightningd to replay their HTLCs. */
+/** sendmessage's positional form when its first parameter is an invoice. */
+const SENDMESSAGE_BOLT11_USAGE = 'bolt11 message [amount_msat] [retry_for] [maxfee_msat] [sign] [max_parts]';
+
 const REPLAY_GRACE_MS = 60_000;
 /** How often expired unpaid payment hashes are swept away. */
 const SWEEP_EVERY_MS = 3_600_000;
@@ -117,7 +121,9 @@ export function lnmsgPlugin(): Plugin {
       {
         usage: 'destination [payment_hash] msatoshi message [retry_for] [maxfee_msat] [sign] [max_parts]',
         description:
-          'Pay payment_hash at destination with a message in the final hop payload (keysend without payment_hash)',
+          'Pay payment_hash at destination with a message in the final hop payload (keysend without payment_hash); ' +
+          `or pay an invoice with it: ${SENDMESSAGE_BOLT11_USAGE}`,
+        alternative: { usage: SENDMESSAGE_BOLT11_USAGE, when: looksLikeInvoice },
       },
       (p, ctx) => sendMessageMethod(tx(), ob(), p, ctx),
     )
