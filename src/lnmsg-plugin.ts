@@ -1,4 +1,5 @@
 import { CONTINUE } from './cln/hook-types.js';
+import { invoiceProblem } from './cln/params.js';
 import { captureConsole, MethodError, Plugin, type PluginContext } from './cln/plugin.js';
 import { DEFAULT_MESSAGE_TLV_TYPE } from './onion/capacity.js';
 import { messageView } from './receive/format.js';
@@ -14,7 +15,6 @@ import {
 } from './receive/methods.js';
 import { DECIDE_DEFAULTS, optionsProblem, receiverConfig } from './receive/options.js';
 import { RECEIVER_DEFAULTS, Receiver } from './receive/receiver.js';
-import { looksLikeInvoice } from './send/invoice.js';
 import { sendMessageMethod, sendMessageStatus } from './send/method.js';
 import { listSendPays, Outbox, sendpayNotified } from './send/outbox.js';
 import { sendMessageDelete, sendMessageList } from './send/outbox-methods.js';
@@ -27,10 +27,10 @@ import { fromHex } from './wire/bytes.js';
 export { LNMSG_ERRORS } from './send/method.js';
 export { tlvTypeProblem } from './receive/options.js';
 
-/** How long held messages wait, after a node start, for lightningd to replay their HTLCs. */
 /** sendmessage's positional form when its first parameter is an invoice. */
 const SENDMESSAGE_BOLT11_USAGE = 'bolt11 message [amount_msat] [retry_for] [maxfee_msat] [sign] [max_parts]';
 
+/** How long held messages wait, after a node start, for lightningd to replay their HTLCs. */
 const REPLAY_GRACE_MS = 60_000;
 /** How often expired unpaid payment hashes are swept away. */
 const SWEEP_EVERY_MS = 3_600_000;
@@ -123,7 +123,10 @@ export function lnmsgPlugin(): Plugin {
         description:
           'Pay payment_hash at destination with a message in the final hop payload (keysend without payment_hash); ' +
           `or pay an invoice with it: ${SENDMESSAGE_BOLT11_USAGE}`,
-        alternative: { usage: SENDMESSAGE_BOLT11_USAGE, when: looksLikeInvoice },
+        alternative: {
+          usage: SENDMESSAGE_BOLT11_USAGE,
+          when: (first) => invoiceProblem(first) === undefined,
+        },
       },
       (p, ctx) => sendMessageMethod(tx(), ob(), p, ctx),
     )

@@ -162,8 +162,3 @@ export function invoiceAmount(invoice: Invoice, p: Record<string, unknown>): num
     );
   return invoice.amountMsat;
 }
-
-/** Whether a positional first parameter is an invoice (`sendmessage lnbc... message`) rather than a node id. */
-export function looksLikeInvoice(v: unknown): boolean {
-  return typeof v === 'string' && /^ln/i.test(v);
-}

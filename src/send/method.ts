@@ -135,12 +135,12 @@ function payee(p: Record<string, unknown>): Payee {
 
 /** The payee named by the invoice `bolt11`, which also names the hash (and the amount, unless it leaves it to amount_msat). */
 async function invoicePayee(p: Record<string, unknown>, ctx: PluginContext): Promise<Payee> {
-  const bolt11 = param.optionalString(p, 'bolt11') as string;
+  const bolt11 = param.invoice(p, 'bolt11');
   for (const name of ['destination', 'payment_hash'])
     if (p[name] !== undefined && p[name] !== null)
       throw new MethodError(INVALID_PARAMS, `${name}: the invoice names it: give bolt11 alone`);
   const node = await ctx.rpc.call<{ id: string; network: string }>('getinfo');
-  const invoice = await readInvoice(ctx.rpc, bolt11.trim(), node, Date.now() / 1000);
+  const invoice = await readInvoice(ctx.rpc, bolt11, node, Date.now() / 1000);
   return {
     destination: invoice.payee,
     paymentHash: invoice.paymentHash,
