@@ -109,8 +109,8 @@ export async function readInvoice(
   try {
     reply = await rpc.call('decode', { string: bolt11 });
   } catch (e) {
-    if (!(e instanceof RpcError)) throw e;
-    return refuse(`lightningd cannot read this invoice: ${e.message}`);
+    if (!(e instanceof RpcError && e.code === INVALID_PARAMS)) throw e;
+    return refuse(`lightningd cannot read this invoice: ${e.reason}`);
   }
   if (reply.type !== 'bolt11 invoice')
     refuse(`lightningd reads it as ${JSON.stringify(reply.type)}, not a BOLT 11 invoice`);
