@@ -119,8 +119,8 @@ describe('paying an invoice with a message', () => {
         () => undefined,
         (err: unknown) => err,
       );
-    // Until lnmsg's payee side takes messages on lightningd's own invoices, node 3's lnmsg refuses
-    // the hash it did not make: that refusal, decoded from node 3 itself, shows the HTLC got there.
+    // An ordinary invoice of an lnmsg node: its lnmsg refuses a hash it did not make. That refusal,
+    // decoded from node 3 itself, shows the HTLC got there through the hint.
     assert.ok(e instanceof RpcError, String(e));
     assert.equal(e.code, 1601, e.message);
     assert.match(e.message, /the payee does not know this payment hash/);
@@ -132,11 +132,48 @@ describe('paying an invoice with a message', () => {
       [[2, payee, 'unknown_hash']],
     );
     assert.equal(await invoiceStatus(3, inv.payment_hash), 'unpaid');
-    // The hint's layer is gone once the send ended.
+    await noLayerLeft();
+  });
+
+  // Runs once the payee side (receivemessage_invoice, on main) is merged and its plugin survives an
+  // invoice payment: on main as of 50afb41 lightningd kills it ("Malformed JSON-RPC notification").
+  const payeeSide = { skip: 'the payee side (receivemessage_invoice) is not on this branch yet' };
+  test(
+    "lnmsg's own invoice of the private node 3, through its route hint: delivered, in one part and in many",
+    payeeSide,
+    async () => {
+      for (const message of ['through the hint', randomBytes(4000).toString('hex')]) {
+        const inv = await suite.net.call<{ bolt11: string; payment_hash: string }>(
+          3,
+          'receivemessage_invoice',
+          {
+            amount_msat: 50_000,
+            label: `e2e-lnmsg-${++label}`,
+          },
+        );
+        const r = await suite.net.call<{ parts: number; payment_hash: string }>(1, 'sendmessage', {
+          bolt11: inv.bolt11,
+          message,
+          sign: false,
+        });
+        assert.equal(r.payment_hash, inv.payment_hash);
+        assert.equal(r.parts > 1, message.length > 1000, `${r.parts} parts`);
+        const got = await suite.net.call<{ message: string; status: string }>(3, 'receivemessage_poll', {
+          payment_hash: inv.payment_hash,
+        });
+        assert.deepEqual([got.message, got.status], [message, 'settled']);
+        assert.equal(await invoiceStatus(3, inv.payment_hash), 'paid');
+      }
+      await noLayerLeft();
+    },
+  );
+
+  /** The hints' layers are gone once the sends ended. */
+  async function noLayerLeft() {
     const { layers } = await suite.net.call<{ layers: { layer: string }[] }>(1, 'askrene-listlayers');
     assert.deepEqual(
       layers.filter((l) => l.layer.startsWith('lnmsg-')),
       [],
     );
-  });
+  }
 });
