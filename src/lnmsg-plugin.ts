@@ -1,4 +1,5 @@
 import { CONTINUE } from './cln/hook-types.js';
+import { invoiceProblem } from './cln/params.js';
 import { captureConsole, MethodError, Plugin, type PluginContext } from './cln/plugin.js';
 import { DEFAULT_MESSAGE_TLV_TYPE } from './onion/capacity.js';
 import { messageView } from './receive/format.js';
@@ -27,6 +28,9 @@ import { fromHex } from './wire/bytes.js';
 
 export { LNMSG_ERRORS } from './send/method.js';
 export { tlvTypeProblem } from './receive/options.js';
+
+/** sendmessage's positional form when its first parameter is an invoice. */
+const SENDMESSAGE_BOLT11_USAGE = 'bolt11 message [amount_msat] [retry_for] [maxfee_msat] [sign] [max_parts]';
 
 /** How long held messages wait, after a node start, for lightningd to replay their HTLCs. */
 const REPLAY_GRACE_MS = 60_000;
@@ -121,7 +125,12 @@ export function lnmsgPlugin(): Plugin {
       {
         usage: 'destination [payment_hash] msatoshi message [retry_for] [maxfee_msat] [sign] [max_parts]',
         description:
-          'Pay payment_hash at destination with a message in the final hop payload (keysend without payment_hash)',
+          'Pay payment_hash at destination with a message in the final hop payload (keysend without payment_hash); ' +
+          `or pay an invoice with it: ${SENDMESSAGE_BOLT11_USAGE}`,
+        alternative: {
+          usage: SENDMESSAGE_BOLT11_USAGE,
+          when: (first) => invoiceProblem(first) === undefined,
+        },
       },
       (p, ctx) => sendMessageMethod(tx(), ob(), p, ctx),
     )

@@ -4,7 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import type { Browser, Page } from 'puppeteer-core';
-import { maxMessageBytes, utf8 } from '../src/index.js';
+import { maxMessageBytes, paymentDataBytes, utf8 } from '../src/index.js';
 import type { Rpc } from '../src/cln/rpc.js';
 import { entriesAfter, highestIndex, newestFirst, PAGE } from '../src/web/lightningd.js';
 import { SECURITY_HEADERS } from '../src/web/server.js';
@@ -12,6 +12,7 @@ import { errorLike, FIXTURES, resultLike, rpcRecord } from './support/fake-light
 import { deliver } from './support/cli.js';
 import { Node, PAID, recordedPayment } from './support/plugin-node.js';
 import type { PluginMessage } from './support/plugin-process.js';
+import { v26066Params, v26066Reply } from './support/recorded-v26066.js';
 import { needsShared } from './support/shared.js';
 import {
   http,
@@ -284,22 +285,32 @@ describe('lnmsg web against the plugin, behind a fake lightningd', needsShared(.
         );
     });
 
-    test("an invoice goes to sendmessage as bolt11; the node's answer is shown as a sentence", async () => {
-      const { bolt11 } = rpcRecord('htlc-xpay-bolt11/invoice').reply.result as { bolt11: string };
+    test('an invoice goes to sendmessage as bolt11: the plugin reads it, and its refusal is the sentence', async () => {
+      // Recorded on v26.06.6: an invoice that expired an hour after it was made, so refused whenever this runs.
+      node.fake.handle('decode', v26066Reply('invoice-decode.jsonl', 'decode-preimage'));
+      const bolt11 = v26066Params('invoice-decode.jsonl', 'decode-preimage').string as string;
       for (const name of ['destination', 'payment_hash', 'amount_msat'])
         await page.locator(`input[name=${name}]`).fill('');
       await page.locator('input[name=bolt11]').fill(bolt11);
       await page.locator('textarea[name=message]').fill('paying your invoice');
-      await waitForText(page, '#capacity', 'hops assumed');
+      // Its payee reads payment_data (the invoice's secret and its 6000 msat) beside the message and the signature.
+      const hops = (rpcRecord(`${PAID}/getroutes`).reply.result as { routes: { path: unknown[] }[] })
+        .routes[0]?.path.length as number;
+      const { blockheight } = rpcRecord('getinfo-n3').reply.result as { blockheight: number };
+      const fits = maxMessageBytes(hops, {
+        amountMsat: 6000n,
+        blockheight,
+        extraFinalBytes: 123 + paymentDataBytes(6000n),
+      });
+      await waitForText(page, '#capacity', `19 bytes; one HTLC holds ${fits} over ${hops} hops`);
       const sent = node.fake.requests.filter((r) => r.method === 'sendmessage').length;
       await page.click('#send button[type=submit]');
       await waitForMatch(page, '#send-result', /^(Not sent|Sent): /);
       const request = node.fake.requests.filter((r) => r.method === 'sendmessage')[sent];
       assert.deepEqual(request?.params, { bolt11, message: 'paying your invoice', sign: true });
-      // This plugin has no bolt11 parameter yet: its refusal, as lightningd relays it, is the sentence.
       assert.match(
         await textOf(page, '#send-result'),
-        /^Not sent: sendmessage: destination: .+ \(code -32602\)$/,
+        /^Not sent: sendmessage: bolt11: the invoice expired \d+ seconds ago \(code -32602\)$/,
       );
     });
 

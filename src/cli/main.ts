@@ -174,10 +174,12 @@ export function cli(out: Out = (t) => process.stdout.write(`${t}\n`)): Command {
 
   program
     .command('send')
-    .description('Pay a payment hash with a message (asks for what is not given)')
+    .description('Pay an invoice, or a payment hash, with a message (asks for what is not given)')
+    .argument('[invoice]', 'a BOLT 11 invoice to pay (instead of --destination and --payment-hash)')
+    .argument('[message]', 'the message as text (instead of --message)')
     .option('--destination <node_id>', 'the payee')
     .option('--payment-hash <hash>', 'from lnmsg receive on the payee')
-    .option('--amount-msat <n>', 'amount to pay')
+    .option('--amount-msat <n>', 'amount to pay (with an invoice: only for one that names none)')
     .addOption(new Option('--message <text>', 'the message as text').conflicts(['hex', 'file']))
     .addOption(new Option('--hex <bytes>', 'the message as hex').conflicts(['file']))
     .option('--file <path>', 'the message from a file (binary is fine)')
@@ -188,9 +190,19 @@ export function cli(out: Out = (t) => process.stdout.write(`${t}\n`)): Command {
       '--max-parts <n>',
       'most HTLCs a large message may use (default 128; mainnet channels allow ~30 each)',
     )
-    .action(async (o, cmd: Command) => {
+    .action(async (bolt11: string | undefined, text: string | undefined, o, cmd: Command) => {
+      if (text !== undefined && (o.message ?? o.hex ?? o.file) !== undefined)
+        throw new CliError(
+          'give the message once: as the argument or as --message, --hex or --file',
+          EXIT.usage,
+        );
       await withNode(cmd, async (node) => {
-        const r = await send(node, { ...o, progress: !globals(cmd).json && process.stderr.isTTY });
+        const r = await send(node, {
+          ...o,
+          bolt11,
+          ...(text === undefined ? {} : { message: text }),
+          progress: !globals(cmd).json && process.stderr.isTTY,
+        });
         out(globals(cmd).json ? JSON.stringify(r) : formatSend(r));
       });
     });

@@ -15,6 +15,7 @@ export interface SentView {
   message_bytes: number;
   is_text: boolean;
   spontaneous: boolean;
+  description?: string;
   created_at: number;
   created_index: number;
 }
@@ -32,6 +33,7 @@ export function formatSent(e: SentView, full = true): string {
   const lines = [
     `${new Date(e.created_at * 1000).toISOString()} to ${e.destination}${e.spontaneous ? ' (keysend)' : ''}`,
     `payment hash: ${e.payment_hash}`,
+    ...(e.description === undefined ? [] : [`invoice: ${e.description}`]),
     `${e.status}: ${e.amount_msat} msat${outcome}`,
   ];
   if (e.error) lines.push(`error ${e.error.code}: ${e.error.message}`);

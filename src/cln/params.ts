@@ -31,6 +31,13 @@ export function paymentHashProblem(v: unknown): string | undefined {
     : 'must be a payment hash (64 hex characters)';
 }
 
+/** Only its form: lightningd's `decode` reads the rest (src/send/invoice.ts). */
+export function invoiceProblem(v: unknown): string | undefined {
+  return typeof v === 'string' && /^ln[0-9a-z]+$/i.test(v)
+    ? undefined
+    : 'must be a BOLT 11 invoice (ln followed by letters and digits)';
+}
+
 export function hexProblem(v: unknown): string | undefined {
   return typeof v === 'string' && /^(?:[0-9a-fA-F]{2})*$/.test(v)
     ? undefined
@@ -104,6 +111,11 @@ export const param = {
   hash(p: Params, name: string): string {
     checked(name, p[name], paymentHashProblem(p[name]));
     return (p[name] as string).toLowerCase();
+  },
+
+  invoice(p: Params, name: string): string {
+    checked(name, p[name], invoiceProblem(p[name]));
+    return p[name] as string;
   },
 
   pubkey(p: Params, name: string): string {

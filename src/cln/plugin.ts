@@ -42,6 +42,8 @@ export interface MethodSpec {
   /** Parameter names in order; `[name]` marks an optional one (shown by `lightning-cli help`). */
   usage: string;
   description: string;
+  /** Another order for positional params, taken when their first one passes `when`. */
+  alternative?: { usage: string; when: (first: unknown) => boolean };
 }
 
 export type LogLevel = 'debug' | 'info' | 'unusual' | 'broken';
@@ -261,7 +263,9 @@ export class Plugin {
   private async runMethod(id: Request['id'], name: string, raw: unknown, ctx: PluginContext) {
     const method = this.methods.get(name) as MethodSpec & { handler: MethodHandler };
     try {
-      const params = namedParams(method.usage, raw);
+      const alt = method.alternative;
+      const usage = alt && Array.isArray(raw) && alt.when(raw[0]) ? alt.usage : method.usage;
+      const params = namedParams(usage, raw);
       this.reply(id, { result: await method.handler(params, ctx) });
     } catch (e) {
       if (e instanceof MethodError) {

@@ -31,6 +31,11 @@ export const CAPACITY_DEFAULTS = {
   extraFinalBytes: 0,
 } as const;
 
+/** Bytes of payment_data (type 8: an invoice's 32-byte secret, then the truncated total) in a final payload. */
+export function paymentDataBytes(totalMsat: bigint): number {
+  return tlvRecordSize(8n, 32 + truncatedLength(totalMsat));
+}
+
 function amountAndCltvBytes(amountMsat: bigint, blockheight: number): number {
   return 2 + truncatedLength(amountMsat) + 2 + truncatedLength(BigInt(blockheight));
 }

@@ -31,6 +31,18 @@ export interface MessageSend {
   onProgress?: (sent: number, parts: number) => void;
   /** Awaited once the payment hash is known, before any HTLC leaves; what it throws stops the send. */
   onHash?: (paymentHash: string) => Promise<void>;
+  /** Paying an invoice: what it asks of every part's final payload, and its route hints' layers. */
+  invoice?: InvoiceTerms;
+}
+
+export interface InvoiceTerms {
+  /** Goes in every part's payment_data, with the whole amount as its total. */
+  paymentSecret: Uint8Array;
+  paymentMetadata?: Uint8Array;
+  /** The invoice's min_final_cltv_expiry. */
+  minFinalCltv: number;
+  /** askrene layers getroutes takes on every route (the invoice's route hints). */
+  layers: readonly string[];
 }
 
 export interface MessageSent {
@@ -121,10 +133,18 @@ async function send(rpc: Rpc, sender: Sender, m: MessageSend, group: PaymentGrou
     tlvType: m.tlvType,
     retryForSeconds: m.retryForSeconds,
     maxFeeMsat: m.maxFeeMsat,
-    finalCltv: FINAL_CLTV,
+    finalCltv: Math.max(FINAL_CLTV, m.invoice?.minFinalCltv ?? 0),
     group,
     node: info,
+    layers: m.invoice?.layers,
   };
+  // An invoice's payee reads its secret (and the whole amount) in every part: it takes bytes from the message.
+  const invoiced: Omit<FinalContents, 'records'> = m.invoice
+    ? {
+        paymentData: { paymentSecret: m.invoice.paymentSecret, totalMsat: BigInt(m.amountMsat) },
+        ...(m.invoice.paymentMetadata ? { paymentMetadata: m.invoice.paymentMetadata } : {}),
+      }
+    : {};
 
   if (!m.paymentHash) {
     const preimage = randomBytes(32);
@@ -159,6 +179,7 @@ async function send(rpc: Rpc, sender: Sender, m: MessageSend, group: PaymentGrou
     final: { records: [] },
   });
   const single = largestFitting(probe, info.blockheight, (n) => ({
+    ...invoiced,
     records: [...author, messageRecord(new Uint8Array(n))],
   }));
   if (m.message.length <= single) {
@@ -167,11 +188,11 @@ async function send(rpc: Rpc, sender: Sender, m: MessageSend, group: PaymentGrou
       firstPath: probe,
       paymentHash,
       amountMsat: m.amountMsat,
-      final: { records: [...author, messageRecord(m.message)] },
+      final: { ...invoiced, records: [...author, messageRecord(m.message)] },
     });
     return summary(paymentHash, false, [part], m.amountMsat);
   }
-  const parts = await sendInPieces(sender, m, { ...base, paymentHash }, author, probe, single);
+  const parts = await sendInPieces(sender, m, { ...base, paymentHash }, author, invoiced, probe, single);
   return summary(paymentHash, false, parts, m.amountMsat);
 }
 
@@ -184,6 +205,7 @@ async function sendInPieces(
   m: MessageSend,
   base: Omit<SendRequest, 'amountMsat' | 'final'>,
   author: TlvRecord[],
+  invoiced: Omit<FinalContents, 'records'>,
   probe: PathHop[],
   single: number,
 ): Promise<SendResult[]> {
@@ -192,6 +214,7 @@ async function sendInPieces(
   const token = randomBytes(CHUNK_TOKEN_BYTES);
   const messageId = sha256(m.message).subarray(0, 16);
   const piece = (offset: number, data: Uint8Array, of = total): FinalContents => ({
+    ...invoiced,
     records: [
       ...(offset === 0 ? author : []),
       {

@@ -1,8 +1,10 @@
 import { param } from '../cln/params.js';
 import { INVALID_PARAMS, MethodError, type PluginContext } from '../cln/plugin.js';
-import { toHex } from '../wire/bytes.js';
+import { fromHex, toHex } from '../wire/bytes.js';
+import { type Invoice, invoiceAmount, readInvoice } from './invoice.js';
 import { sendMessage } from './message.js';
 import type { Outbox } from './outbox.js';
+import { withRouteHints } from './route-hints.js';
 import { failureView, SendError, type Sender } from './sender.js';
 
 /** Error codes of `sendmessage` (documented in the README). */
@@ -33,10 +35,8 @@ export async function sendMessageMethod(
   p: Record<string, unknown>,
   ctx: PluginContext,
 ) {
-  const destination = param.pubkey(p, 'destination');
-  const paymentHash =
-    p.payment_hash === undefined || p.payment_hash === null ? undefined : param.hash(p, 'payment_hash');
-  const amountMsat = param.msat(p, p.amount_msat !== undefined ? 'amount_msat' : 'msatoshi', { min: 1 });
+  const to = p.bolt11 === undefined || p.bolt11 === null ? payee(p) : await invoicePayee(p, ctx);
+  const { destination, paymentHash, amountMsat, invoice } = to;
   const message = param.message(p);
   const maxParts = param.count(p, 'max_parts', { min: 1, fallback: 128 });
   const sign = param.bool(p, 'sign');
@@ -49,21 +49,36 @@ export async function sendMessageMethod(
     messageHex: toHex(message),
     spontaneous: paymentHash === undefined,
     signed: sign,
+    ...(invoice?.bolt11 === undefined ? {} : { bolt11: invoice.bolt11 }),
+    ...(invoice?.description === undefined ? {} : { description: invoice.description }),
   });
   try {
-    const r = await sendMessage(ctx.rpc, sender, {
-      destination,
-      paymentHash,
-      amountMsat,
-      message,
-      tlvType: BigInt(ctx.options['lnmsg-tlv-type'] as number),
-      sign,
-      retryForSeconds,
-      maxFeeMsat,
-      maxParts,
-      onProgress: (sent, parts) => progress.set(key, { sent, parts }),
-      onHash: sending.begin,
-    });
+    const hinted = { paymentHash: key, amountMsat, maxFeeMsat };
+    const r = await withRouteHints(ctx.rpc, invoice?.hints ?? [], hinted, (layers) =>
+      sendMessage(ctx.rpc, sender, {
+        destination,
+        paymentHash,
+        amountMsat,
+        message,
+        tlvType: BigInt(ctx.options['lnmsg-tlv-type'] as number),
+        sign,
+        retryForSeconds,
+        maxFeeMsat,
+        maxParts,
+        onProgress: (sent, parts) => progress.set(key, { sent, parts }),
+        onHash: sending.begin,
+        ...(invoice
+          ? {
+              invoice: {
+                paymentSecret: fromHex(invoice.paymentSecret),
+                ...(invoice.paymentMetadata ? { paymentMetadata: fromHex(invoice.paymentMetadata) } : {}),
+                minFinalCltv: invoice.minFinalCltv,
+                layers,
+              },
+            }
+          : {}),
+      }),
+    );
     await sending.complete(r);
     const last = r.parts.at(-1);
     return {
@@ -99,4 +114,37 @@ export async function sendMessageMethod(
   } finally {
     progress.delete(key);
   }
+}
+
+interface Payee {
+  destination: string;
+  paymentHash?: string;
+  amountMsat: number;
+  invoice?: Invoice;
+}
+
+/** The payee named by `destination`, `payment_hash` (none: keysend) and `amount_msat` (or `msatoshi`). */
+function payee(p: Record<string, unknown>): Payee {
+  return {
+    destination: param.pubkey(p, 'destination'),
+    paymentHash:
+      p.payment_hash === undefined || p.payment_hash === null ? undefined : param.hash(p, 'payment_hash'),
+    amountMsat: param.msat(p, p.amount_msat !== undefined ? 'amount_msat' : 'msatoshi', { min: 1 }),
+  };
+}
+
+/** The payee named by the invoice `bolt11`, which also names the hash (and the amount, unless it leaves it to amount_msat). */
+async function invoicePayee(p: Record<string, unknown>, ctx: PluginContext): Promise<Payee> {
+  const bolt11 = param.invoice(p, 'bolt11');
+  for (const name of ['destination', 'payment_hash'])
+    if (p[name] !== undefined && p[name] !== null)
+      throw new MethodError(INVALID_PARAMS, `${name}: the invoice names it: give bolt11 alone`);
+  const node = await ctx.rpc.call<{ id: string; network: string }>('getinfo');
+  const invoice = await readInvoice(ctx.rpc, bolt11, node, Date.now() / 1000);
+  return {
+    destination: invoice.payee,
+    paymentHash: invoice.paymentHash,
+    amountMsat: invoiceAmount(invoice, p),
+    invoice,
+  };
 }

@@ -29,6 +29,8 @@ export function sentView(e: SentMessage) {
     is_text: text !== undefined,
     spontaneous: e.spontaneous,
     signed: e.signed,
+    ...(e.bolt11 === undefined ? {} : { bolt11: e.bolt11 }),
+    ...(e.description === undefined ? {} : { description: e.description }),
     created_at: e.createdAt,
     ...(e.completedAt === undefined ? {} : { completed_at: e.completedAt }),
     created_index: e.createdIndex,

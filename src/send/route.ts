@@ -23,6 +23,8 @@ export interface PathHop {
 export interface FinalContents {
   records: readonly TlvRecord[];
   paymentData?: PaymentData;
+  /** An invoice's payment_metadata, handed back to its payee as it asked. */
+  paymentMetadata?: Uint8Array;
 }
 
 export function channelOf(hop: PathHop): bigint {
@@ -58,6 +60,7 @@ export function onionHops(path: readonly PathHop[], blockheight: number, final: 
         amtToForward: BigInt(last.amount_out_msat),
         outgoingCltvValue: blockheight + last.cltv_out,
         paymentData: final.paymentData,
+        paymentMetadata: final.paymentMetadata,
         customRecords: final.records,
       }),
     ),

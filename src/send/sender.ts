@@ -35,6 +35,8 @@ export interface SendRequest {
   node?: { id: string; blockheight: number };
   /** A path the caller already found, for the first attempt. */
   firstPath?: PathHop[];
+  /** askrene layers the payee gave (an invoice's route hints), on every route. */
+  layers?: readonly string[];
 }
 
 export class PaymentGroup {
@@ -266,7 +268,7 @@ export class Sender {
           source: self,
           destination: req.destination,
           amount_msat: req.amountMsat,
-          layers: ['auto.localchans', 'auto.sourcefree', ...(layer ? [layer] : [])],
+          layers: ['auto.localchans', 'auto.sourcefree', ...(req.layers ?? []), ...(layer ? [layer] : [])],
           maxfee_msat: req.maxFeeMsat,
           final_cltv: req.finalCltv,
         });

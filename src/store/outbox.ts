@@ -12,6 +12,9 @@ export interface SentMessage {
   /** A keysend: the payment hash was made here, not by the payee. */
   spontaneous: boolean;
   signed: boolean;
+  /** Paid on an invoice: the invoice, and its description (the payee's words). */
+  bolt11?: string;
+  description?: string;
   /** Unix seconds. */
   createdAt: number;
   status: SendStatus;

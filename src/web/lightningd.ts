@@ -1,5 +1,5 @@
 import { type Rpc, RpcConnectionError, RpcError, RpcReplyError, UNKNOWN_COMMAND } from '../cln/rpc.js';
-import { maxMessageBytes } from '../onion/capacity.js';
+import { maxMessageBytes, paymentDataBytes } from '../onion/capacity.js';
 import { FINAL_CLTV } from '../send/message.js';
 import { defaultMaxFeeMsat } from '../send/method.js';
 import { PaymentGroup, SendError, Sender } from '../send/sender.js';
@@ -162,20 +162,28 @@ export async function capacity(rpc: Rpc, q: CapacityQuery) {
     }
   }
   const sizes = { amountMsat: BigInt(amount), blockheight: info.blockheight };
-  const author = q.sign ? AUTHOR_BYTES : 0;
+  // An invoice's payee reads its secret in every part (payment_data), beside the message.
+  const invoiced = paymentHash ? paymentDataBytes(BigInt(amount)) : 0;
   return {
     hops,
     assumed: assumed ?? null,
     single: Math.max(
       0,
-      maxMessageBytes(hops, { ...sizes, extraFinalBytes: author + (q.keysend ? KEYSEND_BYTES : 0) }),
+      maxMessageBytes(hops, {
+        ...sizes,
+        extraFinalBytes: (q.sign ? AUTHOR_BYTES : 0) + invoiced + (q.keysend ? KEYSEND_BYTES : 0),
+      }),
     ),
     per_part: q.keysend
       ? null
       : Math.max(
           0,
           // A piece after the first: its header, then as many bytes as the route carries.
-          maxMessageBytes(hops, { ...sizes, tlvType: RECORD.chunk }) - chunkHeaderBytes(1),
+          maxMessageBytes(hops, {
+            ...sizes,
+            tlvType: RECORD.chunk,
+            extraFinalBytes: invoiced,
+          }) - chunkHeaderBytes(1),
         ),
     payment_hash: paymentHash ?? null,
   };
