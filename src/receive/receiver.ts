@@ -290,7 +290,8 @@ export class Receiver {
   async wait(paymentHash: string | 'any', timeoutMs: number): Promise<ReceivedMessage | undefined> {
     if (paymentHash !== 'any') {
       const existing = await this.store.message(paymentHash);
-      if (existing) return existing;
+      // One lightningd is settling is announced once it did.
+      if (existing && existing.status !== 'settling') return existing;
     }
     return new Promise((resolve) => {
       const stop = this.onMessage((m) => {
