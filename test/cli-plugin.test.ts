@@ -47,13 +47,14 @@ describe('the lnmsg CLI against the plugin, behind a fake lightningd', needsShar
   });
   after(() => node.stop());
 
-  test('lnmsg receive prints the payment hash, then the message once the HTLC settles', async () => {
+  test('lnmsg receive prints the invoice and its payment hash, then the message once the payment settles', async () => {
     const child = lnmsg(node.fake.socketPath, ['--json', 'receive', '--amount-msat', '1000']);
     const out = output(child);
     await until(out, child, /"payment_hash":"[0-9a-f]{64}"/);
     const hash = (/"payment_hash":"([0-9a-f]{64})"/.exec(out.text()) as RegExpExecArray)[1] as string;
+    assert.match(out.text(), /"bolt11":"lnbcrt/);
     const answer = await deliver(node, hash, utf8.encode('hello, CLI'));
-    assert.equal((answer.result as { result: string }).result, 'resolve');
+    assert.equal((answer.result as { result: string }).result, 'continue');
     assert.equal(await out.done, 0, out.text().slice(-300));
     const last = JSON.parse(out.text().trim().split('\n').at(-1) as string);
     assert.deepEqual([last.message, last.amount, last.status], ['hello, CLI', 1000, 'settled']);
@@ -117,7 +118,7 @@ describe('the lnmsg CLI against the plugin, behind a fake lightningd', needsShar
     const label = `order\x1b[2J\n${forged}`;
     const reason = `sold out\r${forged}\u0085\0`;
     const lineStarts =
-      /^(|payment hash: |pay it with: |waiting for the message|held: decide with |received \d+ msat \(\w+\)$|message: |label: |reason: |\d{4}-\d\d-\d\dT[\d:.]+Z [0-9a-f]{64}$)/;
+      /^(|invoice: |payment hash: |pay it with: |waiting for the message|held: decide with |received \d+ msat \([\w ,]+\)$|message: |label: |reason: |\d{4}-\d\d-\d\dT[\d:.]+Z [0-9a-f]{64}$)/;
     const assertOwnLines = (text: string, what: string) => {
       for (const l of text.split('\n'))
         assert.match(l, lineStarts, `${what}: a line starts with the sender's text`);
@@ -149,7 +150,7 @@ describe('the lnmsg CLI against the plugin, behind a fake lightningd', needsShar
 
     // The reason can come from a decide command or URL: set here through the plugin, NUL and all.
     await node.result('receivemessage_reject', { payment_hash: hash, reason });
-    assert.equal(((await answer).result as { result: string }).result, 'fail');
+    assert.ok('failure_message' in ((await answer).result as object), 'lightningd is told to fail it');
 
     const inbox = lnmsg(node.fake.socketPath, ['inbox']);
     const listed = output(inbox);

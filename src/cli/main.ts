@@ -10,14 +10,7 @@ import { CliError, EXIT } from './exit.js';
 import { checked } from './input.js';
 import { entriesFrom } from './lists.js';
 import { formatSent, type SentView } from './outbox.js';
-import {
-  decide,
-  formatMessage,
-  type MessageView,
-  newPaymentHash,
-  SHOWN_CHARS,
-  waitForMessage,
-} from './receive.js';
+import { decide, formatMessage, type MessageView, newPayTo, SHOWN_CHARS, waitForMessage } from './receive.js';
 import { escapeUntrusted } from './safe-text.js';
 import { formatSend, send } from './send.js';
 
@@ -135,9 +128,10 @@ export function cli(out: Out = (t) => process.stdout.write(`${t}\n`)): Command {
 
   program
     .command('receive')
-    .description('Print a payment hash, wait for the message paid to it, print it')
-    .option('--amount-msat <n>', 'least amount to accept')
-    .option('--label <text>', 'a label kept with the message')
+    .description('Print an invoice to pay with a message, wait for the message, print it')
+    .option('--amount-msat <n>', 'the amount the invoice asks (default: any amount)')
+    .option('--label <text>', 'the invoice label, kept with the message')
+    .option('--description <text>', 'the invoice description')
     .option(
       '--timeout <seconds>',
       'give up after this long (0: wait for ever)',
@@ -145,15 +139,25 @@ export function cli(out: Out = (t) => process.stdout.write(`${t}\n`)): Command {
       '0',
     )
     .option('--hold', 'see the message before the payment settles, then accept or refuse it')
+    .option(
+      '--hash-only',
+      "the seed's flow: a bare payment hash, no invoice (a node on the route could forge the message)",
+    )
     .action(async (o, cmd: Command) => {
       const json = globals(cmd).json;
       await withNode(cmd, async (node) => {
-        const { paymentHash, nodeId } = await newPaymentHash(node, o);
-        if (json) out(JSON.stringify({ payment_hash: paymentHash, destination: nodeId }));
-        else {
+        const payTo = await newPayTo(node, o);
+        const paymentHash = payTo.payment_hash;
+        if (json) out(JSON.stringify(payTo));
+        else if ('bolt11' in payTo) {
+          line(`invoice:      ${payTo.bolt11}`);
+          line(`payment hash: ${paymentHash}`);
+          line(`pay it with:  lnmsg send ${payTo.bolt11} "your message"`);
+          out('waiting for the message...');
+        } else {
           line(`payment hash: ${paymentHash}`);
           line(
-            `pay it with:  lnmsg send --destination ${nodeId} --payment-hash ${paymentHash} --amount-msat N --message ...`,
+            `pay it with:  lnmsg send --destination ${payTo.destination} --payment-hash ${paymentHash} --amount-msat N --message ...`,
           );
           out('waiting for the message...');
         }

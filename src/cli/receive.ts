@@ -21,33 +21,59 @@ export interface MessageView {
   verified?: boolean;
   label?: string;
   reject_reason?: string;
+  kind?: string;
+  records_only?: boolean;
+  records?: { type: string; value: string }[];
+  boostagram?: Record<string, unknown>;
+  tip_note?: string;
+  sender_name?: string;
+  record_problems?: { type: string; why: string }[];
 }
+
+const KINDS: Record<string, string> = {
+  invoice: 'on an invoice',
+  keysend: 'spontaneous',
+  hash: 'to a payment hash',
+};
 
 export interface ReceiveFlags {
   amountMsat?: string;
   label?: string;
+  description?: string;
   timeout?: string;
   hold?: boolean;
+  /** The seed's flow: a bare payment hash, no invoice (no payment secret). */
+  hashOnly?: boolean;
 }
 
 /** One long-poll at a time: lightningd keeps the call open, so nothing busy-waits. */
 const WAIT_SLICE_SECONDS = 60;
 
-export async function newPaymentHash(
-  node: NodeConnection,
-  f: ReceiveFlags,
-): Promise<{ paymentHash: string; nodeId: string }> {
+/** What the payer needs: an invoice, or (the seed's flow) the node id and a bare payment hash. */
+export type PayTo =
+  | { bolt11: string; payment_hash: string; expires_at: number }
+  | { payment_hash: string; destination: string };
+
+export async function newPayTo(node: NodeConnection, f: ReceiveFlags): Promise<PayTo> {
   const amountMsat =
     f.amountMsat === undefined
       ? undefined
       : msatValue(checked('--amount-msat', f.amountMsat, msatProblem(f.amountMsat)));
-  const paymentHash = await node.call<string>('receivemessage_new', {
+  const params = {
     ...(amountMsat === undefined ? {} : { amount_msat: amountMsat }),
     ...(f.label === undefined ? {} : { label: f.label }),
     ...(f.hold ? { hold: true } : {}),
-  });
+  };
+  if (!f.hashOnly) {
+    const inv = await node.call<{ bolt11: string; payment_hash: string; expires_at: number }>(
+      'receivemessage_invoice',
+      { ...params, ...(f.description === undefined ? {} : { description: f.description }) },
+    );
+    return { bolt11: inv.bolt11, payment_hash: inv.payment_hash, expires_at: inv.expires_at };
+  }
+  const paymentHash = await node.call<string>('receivemessage_new', params);
   const { id } = await node.call<{ id: string }>('getinfo');
-  return { paymentHash, nodeId: id };
+  return { payment_hash: paymentHash, destination: id };
 }
 
 /** Waits for the message, `timeoutSeconds` in all (0: for ever). */
@@ -132,11 +158,21 @@ function shortened(text: string, bytes: number, full: boolean): string {
  * what the sender (or the node) wrote is escaped, and no field can end a line or forge another.
  */
 export function formatMessage(m: MessageView, full = true): string {
+  const kind = KINDS[m.kind ?? ''] ?? (m.spontaneous ? 'spontaneous' : undefined);
   const lines = [
-    `received ${m.amount} msat (${m.status}${m.spontaneous ? ', spontaneous' : ''})`,
+    `received ${m.amount} msat (${[m.status, kind, m.records_only ? 'records only' : undefined].filter(Boolean).join(', ')})`,
     messageLine(m, full),
   ];
   if (m.label !== undefined) lines.push(`label: ${m.label}`);
+  if (m.sender_name !== undefined) lines.push(`sender name (unverified): ${m.sender_name}`);
+  for (const [k, v] of Object.entries(m.boostagram ?? {}))
+    lines.push(`boostagram ${k}: ${typeof v === 'string' ? v : JSON.stringify(v)}`);
+  if (m.tip_note !== undefined) lines.push(`tip note: ${m.tip_note}`);
+  for (const p of m.record_problems ?? []) lines.push(`record ${p.type} not read: ${p.why}`);
+  if ((m.records?.length ?? 0) > 0)
+    lines.push(
+      `records: ${(m.records ?? []).map((r) => `${r.type} (${r.value.length / 2} bytes)`).join(', ')}`,
+    );
   if (m.sender) lines.push(`sender: ${m.sender} (${m.verified ? 'verified' : 'NOT verified'})`);
   if (m.reject_reason !== undefined) lines.push(`reason: ${m.reject_reason}`);
   return lines.map(escapeUntrusted).join('\n');

@@ -26,24 +26,35 @@ export async function cliNode(options: Record<string, unknown> = {}): Promise<No
 
 /**
  * A 1000 msat HTLC paying `hash` with `message` in lnmsg's record (and `records` beside it)
- * reaches the node; resolves with the plugin's answer.
+ * reaches the node; resolves with the plugin's answer. For one of lightningd's invoices (made
+ * through the fake) the HTLC carries its payment secret, is handed on, and lightningd's
+ * `invoice_payment` hook (then, if settled, its notification) follows: its answer is the one given.
  */
-export function deliver(
+export async function deliver(
   node: Node,
   hash: string,
   message: Uint8Array,
   records: TlvRecord[] = [],
 ): Promise<PluginMessage> {
-  return node.hook(
+  const inv = node.invoices.get(hash);
+  const htlc = node.hook(
     htlcRequest({
       paymentHash: hash,
       payload: {
         amtToForward: 1000n,
         outgoingCltvValue: 126,
+        ...(inv ? { paymentData: { paymentSecret: inv.secret, totalMsat: 1000n } } : {}),
         customRecords: [{ type: DEFAULT_MESSAGE_TLV_TYPE, value: message }, ...records],
       },
     }),
   );
+  if (!inv) return htlc;
+  const handed = await htlc;
+  if ((handed.result as { result?: string }).result !== 'continue') return handed;
+  const answer = await node.invoicePayment(inv.label, inv.preimage, 1000);
+  if ((answer.result as { result?: string }).result === 'continue')
+    node.invoicePaid(inv.label, inv.preimage, 1000);
+  return answer;
 }
 
 /** The CLI against the fake node; `tty` runs it under `script` so it has a terminal to ask on. */

@@ -9,10 +9,32 @@ import {
   FakeLightningd,
   type IncomingRequest,
   resultLike,
+  rpcRecord,
 } from './fake-lightningd.js';
 import { type PluginMessage, PluginProcess } from './plugin-process.js';
 import { answerSendsAsRecorded, recordedPayment } from './send-path.js';
-import { passthroughRequest, recordedGetmanifest, recordedInit, renumber } from './recorded.js';
+import { randomBytes } from 'node:crypto';
+import { sha256 } from '@noble/hashes/sha2.js';
+import { fromHex, toHex } from '../../src/wire/bytes.js';
+import {
+  lightningdMessages,
+  passthroughRequest,
+  recordedGetmanifest,
+  recordedInit,
+  renumber,
+} from './recorded.js';
+
+/** lightningd's `invoice_payment` hook call or notification, as a production node sent it (v26.06.6). */
+function recordedInvoicePayment(which: 'hook' | 'notification') {
+  const found = lightningdMessages('plain-node3.jsonl', 'own').find(
+    (m) =>
+      m.rec.step === 'plain-xpay' &&
+      m.msg.method === 'invoice_payment' &&
+      (m.msg.id !== undefined) === (which === 'hook'),
+  );
+  if (!found) throw new Error(`no recorded invoice_payment ${which}`);
+  return found;
+}
 
 export interface Manifest {
   options: { name: string; type: string; default?: unknown }[];
@@ -34,6 +56,8 @@ export { listsendpaysBefore, PAID, recordedPayment } from './send-path.js';
 /** A node: the fake lightningd with its datastore, and lnmsg started as lightningd starts it. */
 export class Node {
   readonly datastore = new FakeDatastore();
+  /** lightningd's invoices made through the fake (lnmsg's receivemessage_invoice), by hash. */
+  readonly invoices = new Map<string, { label: string; preimage: string; secret: Uint8Array }>();
   plugin!: PluginProcess;
   manifest!: Manifest;
   private n = 0;
@@ -42,7 +66,26 @@ export class Node {
   private readonly setups: ((fake: FakeLightningd) => void)[] = [
     (fake) => fake.replyWith('getinfo', 'getinfo-n3'),
     (fake) => this.datastore.install(fake),
-    // No invoice of lightningd's is asked for by these tests: its answer for an unknown hash.
+    // lightningd's invoices: `invoice` made with lnmsg's preimage, `listinvoices` of one hash.
+    (fake) =>
+      fake.handle('invoice', (req) => {
+        const p = req.params as { preimage: string; label: string; expiry?: number };
+        const hash = toHex(sha256(fromHex(p.preimage)));
+        const made = {
+          ...p,
+          hash,
+          secret: randomBytes(32),
+          expiresAt: Math.floor(Date.now() / 1000) + (p.expiry ?? 604800),
+        };
+        this.invoices.set(hash, made);
+        const recorded = rpcRecord('htlc-xpay-bolt11/invoice').reply.result as { bolt11: string };
+        return resultLike('htlc-xpay-bolt11/invoice', req.id, {
+          payment_hash: hash,
+          expires_at: made.expiresAt,
+          bolt11: recorded.bolt11,
+          payment_secret: toHex(made.secret),
+        });
+      }),
     (fake) => fake.handle('listinvoices', (req) => resultLike('listinvoices-n3', req.id, { invoices: [] })),
   ];
 
@@ -147,6 +190,21 @@ export class Node {
     }, `an answer to ${id}`);
     this.plugin.send(JSON.stringify({ jsonrpc: '2.0', id, method: 'htlc_accepted', params }));
     return answer;
+  }
+
+  /** The recorded `invoice_payment` hook call (a production node's), for an invoice of ours. */
+  invoicePayment(label: string, preimage: string, msat: number): Promise<PluginMessage> {
+    const { msg } = recordedInvoicePayment('hook');
+    const id = renumber(msg.id as string, 1000 + ++this.n);
+    const answer = this.plugin.waitFor((m) => m.id === id && !('method' in m), `an answer to ${id}`);
+    this.plugin.send(JSON.stringify({ ...msg, id, params: { payment: { label, preimage, msat } } }));
+    return answer;
+  }
+
+  /** The recorded `invoice_payment` notification lightningd sends once it settled the invoice. */
+  invoicePaid(label: string, preimage: string, msat: number): void {
+    const { msg } = recordedInvoicePayment('notification');
+    this.plugin.send(JSON.stringify({ ...msg, params: { invoice_payment: { msat, preimage, label } } }));
   }
 
   messagesStored(hash: string): number {
