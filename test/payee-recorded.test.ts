@@ -1,5 +1,6 @@
 // The payee recordings (test/fixtures/cln-v26.06.6/payee-*, see its README "Payee scenario") and
 // what lnmsg's codecs make of the records real lightningd v26.06.6 handed node 3.
+import { BLIP10_SAMPLE } from './support/blip10.js';
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -73,20 +74,6 @@ const payloadRecords = (m: HookMessage) =>
 const extratlvs = (m: HookMessage): TlvRecord[] =>
   (m.params.payment?.extratlvs ?? []).map((r) => ({ type: BigInt(r.type), value: fromHex(r.value) }));
 
-const BLIP10_SAMPLE = {
-  app_name: 'Castamatic',
-  app_version: '8.0.6',
-  value_msat_total: 49960,
-  url: 'https://feeds.buzzsprout.com/1844352.rss',
-  podcast: 'Mere Mortals',
-  action: 'stream',
-  episode: "The Art Of NFT's & Aimless Wandering",
-  episode_guid: 'Buzzsprout-9931017',
-  value_msat: 97940,
-  ts: 574,
-  name: 'Podcaster',
-  sender_name: 'Peter',
-};
 const BOOST = { message: 'hi', action: 'boost', value_msat_total: 5000 };
 const TIP = 'lnmsg fixture tip: thanks ☕';
 

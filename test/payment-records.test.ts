@@ -1,4 +1,5 @@
 import assert from 'node:assert/strict';
+import { BLIP10_SAMPLE } from './support/blip10.js';
 import { describe, test } from 'node:test';
 import {
   APP_RECORD,
@@ -34,20 +35,7 @@ describe('readPaymentRecords', () => {
     const r = readPaymentRecords([rec(APP_RECORD.boostagram, fromHex(BLIP10_SAMPLE_HEX))]);
     assert.deepEqual(r, {
       records: [{ type: '7629169', value: BLIP10_SAMPLE_HEX }],
-      boostagram: {
-        app_name: 'Castamatic',
-        app_version: '8.0.6',
-        value_msat_total: 49960,
-        url: 'https://feeds.buzzsprout.com/1844352.rss',
-        podcast: 'Mere Mortals',
-        action: 'stream',
-        episode: "The Art Of NFT's & Aimless Wandering",
-        episode_guid: 'Buzzsprout-9931017',
-        value_msat: 97940,
-        ts: 574,
-        name: 'Podcaster',
-        sender_name: 'Peter',
-      },
+      boostagram: BLIP10_SAMPLE,
       problems: [],
     });
   });

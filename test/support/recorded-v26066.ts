@@ -1,10 +1,5 @@
-import { readFileSync } from 'node:fs';
-import { join } from 'node:path';
 import { type Handler, replyChunksWithId, type RpcRecord } from './fake-lightningd.js';
-import { projectRoot } from './shared.js';
-
-/** The project's own recordings of real Core Lightning v26.06.6 (their README says what each holds). */
-const DIR = join(projectRoot, 'test', 'fixtures', 'cln-v26.06.6');
+import { ownRecordings } from './recorded.js';
 
 const files = new Map<string, RpcRecord[]>();
 
@@ -12,11 +7,7 @@ const files = new Map<string, RpcRecord[]>();
 export function v26066Record(file: string, name: string): RpcRecord {
   let records = files.get(file);
   if (!records) {
-    records = readFileSync(join(DIR, file), 'utf8')
-      .split('\n')
-      .filter((l) => l.trim() !== '')
-      .map((l) => JSON.parse(l) as RpcRecord)
-      .filter((r) => r.kind === 'rpc');
+    records = ownRecordings<RpcRecord>(file).filter((r) => r.kind === 'rpc');
     files.set(file, records);
   }
   const rec = records.find((r) => r.name === name);

@@ -22,12 +22,16 @@ export interface RecordedMessage {
 /** Where recordings are read from: the shared fixtures, or this project's own (test/fixtures/cln-v26.06.6). */
 export type Recordings = 'shared' | 'own';
 
-function readRecordings<T>(file: string, from: Recordings): T[] {
-  if (from === 'shared') return readJsonl<T>(...FIXTURES, file);
+/** Every line of one of this project's own recordings (test/fixtures/cln-v26.06.6). */
+export function ownRecordings<T>(file: string): T[] {
   return readFileSync(join(projectRoot, 'test', 'fixtures', 'cln-v26.06.6', file), 'utf8')
     .split('\n')
     .filter((l) => l.trim() !== '')
     .map((l) => JSON.parse(l) as T);
+}
+
+function readRecordings<T>(file: string, from: Recordings): T[] {
+  return from === 'shared' ? readJsonl<T>(...FIXTURES, file) : ownRecordings<T>(file);
 }
 
 export function pipeRecords(file: string, from: Recordings = 'shared'): PipeRecord[] {
