@@ -101,6 +101,36 @@ describe('messages and payment data on invoices (payee)', () => {
     assert.equal(await invoiceStatus(inv.payment_hash), 'unpaid');
   });
 
+  test('kill -9 of the payee while a message on an invoice is held: held again, accepted, paid once', async () => {
+    const inv = await suite.net.call<{ bolt11: string; payment_hash: string }>(3, 'receivemessage_invoice', {
+      amount_msat: 6000,
+      hold: true,
+    });
+    const sending = suite.net.call<{ status: string }>(1, 'sendmessage', {
+      bolt11: inv.bolt11,
+      message: 'hold me through a crash',
+      sign: false,
+    });
+    await until('held', async () => (await poll(inv.payment_hash))?.status === 'held');
+    await suite.net.restart(3);
+    await suite.net.channelsActive(3);
+    // lightningd replays the HTLC, then calls invoice_payment again: the restored set answers it.
+    await until('the replayed payment to be held', () =>
+      suite.net
+        .call(3, 'receivemessage_accept', { payment_hash: inv.payment_hash })
+        .then(() => true)
+        .catch(() => false),
+    );
+    assert.equal((await sending).status, 'complete');
+    const m = await settled(inv.payment_hash);
+    assert.equal(m.message, 'hold me through a crash');
+    assert.equal(await invoiceStatus(inv.payment_hash), 'paid');
+    const { payments } = await suite.net.call<{ payments: { status: string }[] }>(1, 'listsendpays', {
+      payment_hash: inv.payment_hash,
+    });
+    assert.equal(payments.filter((p) => p.status === 'complete').length, 1);
+  });
+
   test('a boostagram by xkeysend (no lnmsg message) is listed with its text and fields', async () => {
     const boost = { message: 'great episode', action: 'boost', value_msat_total: 5000, app_name: 'e2e' };
     const r = await suite.net.call<{ payment_preimage: string }>(1, 'xkeysend', {
