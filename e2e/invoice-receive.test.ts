@@ -131,13 +131,13 @@ describe('messages and payment data on invoices (payee)', () => {
     assert.equal(payments.filter((p) => p.status === 'complete').length, 1);
   });
 
-  test('a boostagram by xkeysend (no lnmsg message) is listed with its text and fields', async () => {
+  test('a boostagram by xkeysend (keysend before v26.06; no lnmsg message) is listed with its text and fields', async () => {
     const boost = { message: 'great episode', action: 'boost', value_msat_total: 5000, app_name: 'e2e' };
-    const r = await suite.net.call<{ payment_preimage: string }>(1, 'xkeysend', {
+    const r = (await suite.net.coreKeysend(1, {
       destination: suite.payee,
       amount_msat: 5000,
       extratlvs: { '7629169': hex(JSON.stringify(boost)), '7629171': hex('a tip note') },
-    });
+    })) as { payment_preimage: string };
     const hash = Buffer.from(
       await crypto.subtle.digest('SHA-256', Buffer.from(r.payment_preimage, 'hex')),
     ).toString('hex');
@@ -156,11 +156,11 @@ describe('messages and payment data on invoices (payee)', () => {
   });
 
   test('a boostagram that is not JSON is kept raw and flagged', async () => {
-    const r = await suite.net.call<{ payment_preimage: string }>(1, 'xkeysend', {
+    const r = (await suite.net.coreKeysend(1, {
       destination: suite.payee,
       amount_msat: 5000,
       extratlvs: { '7629169': hex('{not json') },
-    });
+    })) as { payment_preimage: string };
     const hash = Buffer.from(
       await crypto.subtle.digest('SHA-256', Buffer.from(r.payment_preimage, 'hex')),
     ).toString('hex');
