@@ -246,6 +246,57 @@ describe('receiver: messages on BOLT 11 invoices', () => {
     assert.equal(m?.htlcs.length, 2);
   });
 
+  test("a held multi-part message may wait only until its earliest HTLC's deadline", async () => {
+    const store = new MessageStore(new MemoryKv());
+    const receiver = new Receiver(store, { ...config, holdTimeoutSeconds: 1_000_000 });
+    await receiver.open();
+    const inv = await receiver.newInvoice({ hold: true, amountMsat: 1000 });
+    const message = text('two parts, two deadlines');
+    const token = randomBytes(8);
+    const parts = [
+      {
+        cltv: 100,
+        value: encodeChunk({
+          token,
+          offset: 0,
+          total: message.length,
+          messageId: sha256(message).subarray(0, 16),
+          data: message.subarray(0, 8),
+        }),
+      },
+      {
+        cltv: 20,
+        value: encodeChunk({ token, offset: 8, total: message.length, data: message.subarray(8) }),
+      },
+    ];
+    const before = Math.floor(Date.now() / 1000);
+    const answers = parts.map(({ cltv, value }) =>
+      receiver.onHtlcAccepted(
+        htlcRequest({
+          paymentHash: inv.paymentHash,
+          amountMsat: 500,
+          cltvRelative: cltv,
+          payload: {
+            amtToForward: 500n,
+            outgoingCltvValue: 126,
+            paymentData: { paymentSecret: randomBytes(32), totalMsat: 1000n },
+            customRecords: [{ type: RECORD.chunk, value }],
+          },
+        }),
+      ),
+    );
+    for (let i = 0; i < 20 && (await store.message(inv.paymentHash))?.status !== 'held'; i++) await tick();
+    const held = await store.message(inv.paymentHash);
+    // 20 blocks less the 6 kept in hand, at ten minutes a block: not the first part's 94.
+    assert.ok(held?.deadline !== undefined && held.deadline <= before + 14 * 600 + 1, String(held?.deadline));
+    assert.ok(held.deadline >= before + 14 * 600 - 1, String(held.deadline));
+    await receiver.decide(inv.paymentHash, { accept: true });
+    assert.deepEqual(
+      (await Promise.all(answers)).map((a) => a.result),
+      ['resolve', 'resolve'],
+    );
+  });
+
   test('paid before every byte is in: refused, nothing stored', async () => {
     const { receiver, store, book } = await setup();
     const inv = await invoiceOf(receiver, book);

@@ -39,6 +39,8 @@ export async function receiveMessageInvoice(receiver: Receiver, p: Params) {
     payment_secret: inv.payment_secret,
     expires_at: inv.expires_at,
     label: inv.label,
+    // As lightningd says them (warning_capacity: no channel can receive it, so no route hint).
+    ...inv.warnings,
   };
 }
 

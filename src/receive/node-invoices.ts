@@ -16,6 +16,8 @@ export interface CreatedInvoice {
   payment_hash: string;
   payment_secret: string;
   expires_at: number;
+  /** lightningd's `warning_*` fields: e.g. no channel can receive it (then no route hint either). */
+  warnings?: Record<string, string>;
 }
 
 const hex32 = z.string().regex(/^[0-9a-f]{64}$/);
@@ -64,7 +66,11 @@ export class NodeInvoices {
       expiry: p.expirySeconds,
       preimage: p.preimage,
     });
-    return Created.parse(reply);
+    const made = Created.parse(reply);
+    const warnings = Object.entries(reply as Record<string, unknown>).filter(
+      (e): e is [string, string] => e[0].startsWith('warning_') && typeof e[1] === 'string',
+    );
+    return warnings.length > 0 ? { ...made, warnings: Object.fromEntries(warnings) } : made;
   }
 
   /** The invoice for this hash, if lightningd has one (a BOLT 11 one: only those carry a secret). */

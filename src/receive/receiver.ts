@@ -129,6 +129,8 @@ interface InFlight {
   preimage?: Uint8Array;
   /** Block height when its first HTLC arrived, for failure messages. */
   height: number;
+  /** Until when it may be held: the earliest of its HTLCs' deadlines. */
+  holds: { untilMs: number };
 }
 
 /**
@@ -403,11 +405,14 @@ export class Receiver {
         if (p) return refuse(p);
       }
       if (!entry) {
-        const fx = this.effects(hash, billed ?? inv, this.holdUntil(req), preimage === undefined);
-        entry = { set: new MessageSet(hash, fx), preimage, height };
+        const holds = { untilMs: this.holdUntil(req) };
+        const fx = this.effects(hash, billed ?? inv, () => holds.untilMs, preimage === undefined);
+        entry = { set: new MessageSet(hash, fx), preimage, height, holds };
         this.sets.set(hash, entry);
         this.failures.delete(hash);
       }
+      // A hold must end before the first of its HTLCs expires.
+      entry.holds.untilMs = Math.min(entry.holds.untilMs, this.holdUntil(req));
     }
     if (!entry.preimage) {
       const alone = entry.set.join(part);
@@ -521,13 +526,14 @@ export class Receiver {
   private effects(
     hash: string,
     inv: Invoice | undefined,
-    holdUntilMs: number,
+    holdUntilMs: () => number,
     byInvoice: boolean,
   ): SetEffects<DecodedHopPayload> {
     // lightningd fails an invoice's payment that it settles after the invoice expired.
-    const until = byInvoice && inv?.expiresAt ? Math.min(holdUntilMs, inv.expiresAt * 1000) : holdUntilMs;
+    const until = () =>
+      byInvoice && inv?.expiresAt ? Math.min(holdUntilMs(), inv.expiresAt * 1000) : holdUntilMs();
     return {
-      complete: (parts, message) => this.completeMessage(hash, parts, message, inv, until, byInvoice),
+      complete: (parts, message) => this.completeMessage(hash, parts, message, inv, until(), byInvoice),
       settledByInvoice: byInvoice,
       finish: async (d) => {
         await this.store.updateMessage(hash, (m) => ({
@@ -620,7 +626,7 @@ export class Receiver {
   ) {
     const deadlineMs = (m.deadline ?? this.now() + this.config.holdTimeoutSeconds) * 1000;
     const decideBy = m.decideBy ?? (inv?.hold ? 'operator' : 'decider');
-    const fx = this.effects(m.paymentHash, inv, deadlineMs, preimage === undefined);
+    const fx = this.effects(m.paymentHash, inv, () => deadlineMs, preimage === undefined);
     const decider = this.deciderFor(m, decideBy);
     // Held for a decider that is no longer configured: nothing is left to refuse it, so it settles.
     const settle = decideBy === 'decider' && !decider ? async () => ({ accept: true as const }) : decider;
@@ -628,6 +634,7 @@ export class Receiver {
       set: MessageSet.restored(m.paymentHash, m.htlcs, deadlineMs, fx, settle),
       preimage,
       height,
+      holds: { untilMs: deadlineMs },
     };
     this.sets.set(m.paymentHash, entry);
     return entry;
