@@ -43,13 +43,12 @@ describe('an operator on 3 real nodes: restarts of the payee, a held payment', (
   test('receive, waiting for its message, rides out a restart of its node', async () => {
     const child = lnmsg(socket(3), ['--json', 'receive', '--timeout', '180']);
     const out = output(child);
-    await until(out, child, /"payment_hash":"[0-9a-f]{64}"/);
-    const hash = (/"payment_hash":"([0-9a-f]{64})"/.exec(out.text()) as RegExpExecArray)[1];
+    await until(out, child, /"bolt11":"ln[0-9a-z]+"/);
+    const bolt11 = (/"bolt11":"(ln[0-9a-z]+)"/.exec(out.text()) as RegExpExecArray)[1];
     await suite.net.restart(3);
     await suite.net.channelsActive(3);
     await suite.net.call(1, 'sendmessage', {
-      destination: suite.payee,
-      payment_hash: hash,
+      bolt11,
       amount_msat: 1000,
       message: 'paid after the restart',
       retry_for: 90,

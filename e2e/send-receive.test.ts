@@ -7,12 +7,22 @@ import { finished, lineMatching, networkForSuite } from './support/network.js';
 describe('lnmsg on 3 real nodes in a line (1 -> 2 -> 3)', () => {
   const suite = networkForSuite();
 
-  test('lnmsg receive on node 3 prints the message lnmsg send paid from node 1', async () => {
+  test('lnmsg receive on node 3 prints an invoice; lnmsg send pays it from node 1 with the message', async () => {
     const recv = suite.net.lnmsg(3, '--json', 'receive', '--timeout', '120');
     const done = finished(recv);
-    const [, hash] = await lineMatching(recv, /"payment_hash":"([0-9a-f]{64})"/);
+    const [line] = await lineMatching(recv, /^\{"bolt11":.*\}$/m);
+    const { bolt11, payment_hash: hash } = JSON.parse(line) as { bolt11: string; payment_hash: string };
     const send = await finished(
-      suite.net.lnmsgSend(1, suite.payee, hash as string, 1000, '--message', 'hello through node 2'),
+      suite.net.lnmsg(
+        1,
+        '--json',
+        'send',
+        bolt11,
+        '--amount-msat',
+        '1000',
+        '--message',
+        'hello through node 2',
+      ),
     );
     assert.equal(send.code, 0, send.stderr);
     const sent = JSON.parse(send.stdout);
