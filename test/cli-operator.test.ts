@@ -142,6 +142,19 @@ describe('the lnmsg CLI as an operator meets it', needsShared(...FIXTURES), () =
     assert.equal(last?.message, 'paid while receive was away');
   });
 
+  test('receive --timeout ends when its time is up even while lightningd stays away', async () => {
+    const child = lnmsg(socket(), ['--json', 'receive', '--timeout', '2']);
+    const out = output(child);
+    await until(out, child, /"payment_hash":"[0-9a-f]{64}"/);
+    let code: number | null = null;
+    // lightningd comes back only once receive has ended.
+    await node.restart(async () => {
+      code = await out.done;
+    });
+    assert.notEqual(code, 0, out.text());
+    assert.match(out.stderr(), /lightningd went away: reconnecting…/);
+  });
+
   test('receive --hold notices a decision made elsewhere and says what it was', async () => {
     const child = lnmsg(socket(), ['receive', '--hold', '--amount-msat', '1000'], true);
     const out = output(child);

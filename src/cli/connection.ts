@@ -82,17 +82,19 @@ export class NodeConnection {
    * Runs `attempt`, riding out a lightningd restart: while lightningd is unreachable (and, once it
    * was, until lnmsg is loaded in it again) it says so once, waits with backoff and runs `attempt`
    * again; the first call that gets through says it is back. Only for what may be repeated:
-   * reads and waits.
+   * reads and waits. Past `deadlineMs` (ms since 1970) the last error is thrown.
    */
-  async rideOut<T>(attempt: () => Promise<T>): Promise<T> {
+  async rideOut<T>(attempt: () => Promise<T>, deadlineMs = Number.POSITIVE_INFINITY): Promise<T> {
     for (let delay = RECONNECT_FIRST_MS; ; delay = Math.min(2 * delay, RECONNECT_MAX_MS)) {
       try {
         return await attempt();
       } catch (e) {
         if (!(e instanceof Unreachable || (this.away && e instanceof PluginAbsent))) throw e;
+        const left = deadlineMs - Date.now();
+        if (left <= 0) throw e;
         if (!this.away) this.note('lightningd went away: reconnecting…');
         this.away = true;
-        await sleep(delay);
+        await sleep(Math.min(delay, left));
       }
     }
   }

@@ -88,11 +88,13 @@ export async function waitForMessage(
     if (left <= 0)
       throw new CliError(`no message for ${paymentHash} within ${timeoutSeconds}s`, EXIT.timeout);
     // The message is stored by its hash: asking again after a lightningd restart finds it.
-    const m = await node.rideOut(() =>
-      node.call<MessageView | null>('receivemessage_wait', {
-        payment_hash: paymentHash,
-        timeout: Math.min(left, WAIT_SLICE_SECONDS),
-      }),
+    const m = await node.rideOut(
+      () =>
+        node.call<MessageView | null>('receivemessage_wait', {
+          payment_hash: paymentHash,
+          timeout: Math.min(left, WAIT_SLICE_SECONDS),
+        }),
+      until,
     );
     if (m) return m;
   }
