@@ -306,7 +306,8 @@ describe('bin/lnmsg-plugin with bad options', FIX, () => {
 
   for (const [options, says] of [
     [{ 'lnmsg-tlv-type': 5 }, /below 65536/],
-    [{ 'lnmsg-tlv-type': 5482373484 }, /reserved/],
+    [{ 'lnmsg-tlv-type': 5482373484 }, /is taken/],
+    [{ 'lnmsg-tlv-type': 7629169 }, /is taken.*boostagram/],
     [{ 'lnmsg-max-message-bytes': -1 }, /lnmsg-max-message-bytes/],
     [{ 'lnmsg-decide-url': 'http://example.com/decide' }, /loopback|127\.0\.0\.1|local/],
     [{ 'lnmsg-spontaneous': 'maybe' }, /lnmsg-spontaneous must be accept or refuse/],

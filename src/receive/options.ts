@@ -1,6 +1,7 @@
 import type { OptionValue } from '../cln/plugin.js';
 import { CUSTOM_RECORD_MIN } from '../wire/hop-payload.js';
-import { RESERVED_RECORDS } from '../wire/message-records.js';
+import { RECORD, RESERVED_RECORDS } from '../wire/message-records.js';
+import { APP_RECORD } from '../wire/payment-records.js';
 import { commandDecider, deciderUrlProblem, urlDecider } from './decider.js';
 import { RECEIVER_DEFAULTS, type ReceiverConfig } from './receiver.js';
 
@@ -9,13 +10,21 @@ type Options = Record<string, OptionValue>;
 
 export const DECIDE_DEFAULTS = { timeoutSeconds: 30, concurrency: 4 };
 
+/** Records with their own meaning that lnmsg reads as such: never the message's type. */
+const OTHER_KNOWN_RECORDS: ReadonlySet<bigint> = new Set([
+  RECORD.senderName,
+  RECORD.contentType,
+  APP_RECORD.boostagram,
+  APP_RECORD.tipNote,
+]);
+
 export function tlvTypeProblem(value: unknown): string | undefined {
   if (typeof value !== 'number' || !Number.isSafeInteger(value))
     return `lnmsg-tlv-type must be a whole number, got ${value}`;
   const t = BigInt(value);
   if (t < CUSTOM_RECORD_MIN) return `lnmsg-tlv-type ${t} is below 65536: BOLT 4 reserves those types`;
-  if (RESERVED_RECORDS.has(t))
-    return `lnmsg-tlv-type ${t} is reserved (keysend preimage, a chat record or lnmsg's chunk record)`;
+  if (RESERVED_RECORDS.has(t) || OTHER_KNOWN_RECORDS.has(t))
+    return `lnmsg-tlv-type ${t} is taken (keysend preimage, a chat record, lnmsg's chunk record, a boostagram or tip note)`;
   return undefined;
 }
 
