@@ -105,9 +105,27 @@ export async function sendMessage(rpc: Rpc, sender: Sender, m: MessageSend): Pro
   }
 }
 
+/** Work started now and awaited later: should an earlier step fail first, its failure is dropped, not unhandled. */
+function early<T>(work: Promise<T>): Promise<T> {
+  work.catch(() => {});
+  return work;
+}
+
+/** lightningd would answer a paid hash with the old preimage: the new message would go nowhere. */
+async function checkUnpaid(rpc: Rpc, paymentHash: string): Promise<void> {
+  const { payments } = await rpc.call<{ payments: { payment_hash: string; status: string }[] }>(
+    'listsendpays',
+    { payment_hash: paymentHash },
+  );
+  if (payments.some((p) => p.payment_hash === paymentHash && p.status === 'complete'))
+    throw alreadyPaid(paymentHash);
+}
+
 async function send(rpc: Rpc, sender: Sender, m: MessageSend, group: PaymentGroup): Promise<MessageSent> {
-  const info = await rpc.call<{ id: string; blockheight: number }>('getinfo');
-  if (m.destination === info.id) {
+  const node = sender.nodeInfo();
+  const nodeInfo = early(node.info);
+  const self = await node.id;
+  if (m.destination === self) {
     // lightningd's router cannot route to its own node (askrene's child dies): refuse before it.
     throw new SendError(
       'destination is this node itself: lnmsg sends messages to other nodes',
@@ -116,6 +134,8 @@ async function send(rpc: Rpc, sender: Sender, m: MessageSend, group: PaymentGrou
     );
   }
   const messageRecord = (bytes: Uint8Array): TlvRecord => ({ type: m.tlvType, value: bytes });
+  const keysendPreimage = m.paymentHash ? undefined : randomBytes(32);
+  const paymentHash = m.paymentHash ?? toHex(sha256(keysendPreimage as Uint8Array));
   const base = {
     destination: m.destination,
     tlvType: m.tlvType,
@@ -123,55 +143,43 @@ async function send(rpc: Rpc, sender: Sender, m: MessageSend, group: PaymentGrou
     maxFeeMsat: m.maxFeeMsat,
     finalCltv: FINAL_CLTV,
     group,
-    node: info,
+    paymentHash,
   };
+  // None of these needs another's answer, so lightningd gets them all at once. Each is awaited
+  // before the first HTLC leaves, in this order: the outbox entry is written, the hash is unpaid.
+  const recorded = early(Promise.resolve(m.onHash?.(paymentHash)));
+  const unpaid = early(keysendPreimage ? Promise.resolve() : checkUnpaid(rpc, paymentHash));
+  const signed = early(authorRecords(rpc, self, m, paymentHash));
+  // Sized against a real route: one HTLC if the message fits, else pieces.
+  const route = early(sender.route(self, { ...base, amountMsat: m.amountMsat, final: { records: [] } }));
+  await recorded;
+  await unpaid;
+  const author = await signed;
+  const probe = await route;
+  const info = await nodeInfo;
+  const sending = { ...base, node: info, firstPath: probe, amountMsat: m.amountMsat };
 
-  if (!m.paymentHash) {
-    const preimage = randomBytes(32);
-    const paymentHash = toHex(sha256(preimage));
-    await m.onHash?.(paymentHash);
-    const author = await authorRecords(rpc, info.id, m, paymentHash);
+  if (keysendPreimage) {
     const part = await sender.send({
-      ...base,
-      paymentHash,
-      amountMsat: m.amountMsat,
+      ...sending,
       final: {
-        records: [...author, messageRecord(m.message), { type: RECORD.keysendPreimage, value: preimage }],
+        records: [
+          ...author,
+          messageRecord(m.message),
+          { type: RECORD.keysendPreimage, value: keysendPreimage },
+        ],
       },
     });
     return summary(paymentHash, true, [part], m.amountMsat);
   }
-  const paymentHash = m.paymentHash;
-  await m.onHash?.(paymentHash);
-  // lightningd would answer a paid hash with the old preimage: the new message would go nowhere.
-  const { payments } = await rpc.call<{ payments: { payment_hash: string; status: string }[] }>(
-    'listsendpays',
-    { payment_hash: paymentHash },
-  );
-  if (payments.some((p) => p.payment_hash === paymentHash && p.status === 'complete'))
-    throw alreadyPaid(paymentHash);
-  const author = await authorRecords(rpc, info.id, m, paymentHash);
-  // Size the message against a real route first: one HTLC if it fits, else pieces.
-  const probe = await sender.route(info.id, {
-    ...base,
-    paymentHash,
-    amountMsat: m.amountMsat,
-    final: { records: [] },
-  });
   const single = largestFitting(probe, info.blockheight, (n) => ({
     records: [...author, messageRecord(new Uint8Array(n))],
   }));
   if (m.message.length <= single) {
-    const part = await sender.send({
-      ...base,
-      firstPath: probe,
-      paymentHash,
-      amountMsat: m.amountMsat,
-      final: { records: [...author, messageRecord(m.message)] },
-    });
+    const part = await sender.send({ ...sending, final: { records: [...author, messageRecord(m.message)] } });
     return summary(paymentHash, false, [part], m.amountMsat);
   }
-  const parts = await sendInPieces(sender, m, { ...base, paymentHash }, author, probe, single);
+  const parts = await sendInPieces(sender, m, { ...base, node: info }, author, probe, single);
   return summary(paymentHash, false, parts, m.amountMsat);
 }
 

@@ -64,7 +64,7 @@ export async function sendMessageMethod(
       onProgress: (sent, parts) => progress.set(key, { sent, parts }),
       onHash: sending.begin,
     });
-    await sending.complete(r);
+    sending.complete(r);
     const last = r.parts.at(-1);
     return {
       send: last?.send,

@@ -64,6 +64,8 @@ export class Outbox {
    * the error each ends with if nothing of it completes.
    */
   private readonly orphans = new Map<string, ErrorFor>();
+  /** Outcomes still being written after their sendmessage answered, by payment hash. */
+  private readonly writing = new Map<string, Promise<void>>();
 
   constructor(
     readonly store: OutboxStore,
@@ -91,6 +93,24 @@ export class Outbox {
 
   now(): number {
     return seconds(this.clock());
+  }
+
+  /**
+   * Writes an outcome without holding up the caller: the payment is done, and a crash before the
+   * write leaves the entry pending, which the next start settles from lightningd's record.
+   * Reads and a new send to the hash wait for it (`written`).
+   */
+  finishLater(paymentHash: string, outcome: SendOutcome): void {
+    const write = this.finish(paymentHash, outcome).finally(() => {
+      if (this.writing.get(paymentHash) === write) this.writing.delete(paymentHash);
+    });
+    this.writing.set(paymentHash, write);
+  }
+
+  /** Resolves once the outcomes `finishLater` took (for one hash, or all) are written. */
+  async written(paymentHash?: string): Promise<void> {
+    if (paymentHash === undefined) await Promise.all(this.writing.values());
+    else await this.writing.get(paymentHash);
   }
 
   /** Writes an outcome; a write that fails is logged (the entry stays pending until the next start). */
@@ -135,6 +155,7 @@ export class Sending {
 
   /** For `MessageSend.onHash`: the pending entry; refused while one for this hash is pending or complete. */
   readonly begin = async (paymentHash: string): Promise<void> => {
+    await this.outbox.written(paymentHash);
     const r = await this.outbox.store.begin({ ...this.send, paymentHash, createdAt: this.outbox.now() });
     if ('existing' in r) {
       if (r.existing.status === 'complete') throw alreadyPaid(paymentHash);
@@ -143,9 +164,10 @@ export class Sending {
     this.paymentHash = paymentHash;
   };
 
-  async complete(r: MessageSent): Promise<void> {
+  /** The payment completed: its entry is written in the background (`Outbox.finishLater`). */
+  complete(r: MessageSent): void {
     if (!this.paymentHash) return;
-    await this.outbox.finish(this.paymentHash, {
+    this.outbox.finishLater(this.paymentHash, {
       paymentPreimage: r.paymentPreimage,
       amountSentMsat: r.amountSentMsat,
       feeMsat: r.feeMsat,

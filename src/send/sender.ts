@@ -32,9 +32,15 @@ export interface SendRequest {
   /** The message record's type, to name it when a payee cannot read it. */
   tlvType?: bigint;
   /** This node's id and block height, when the caller already asked. */
-  node?: { id: string; blockheight: number };
+  node?: NodeInfo;
   /** A path the caller already found, for the first attempt. */
   firstPath?: PathHop[];
+}
+
+/** What lnmsg reads of getinfo. */
+export interface NodeInfo {
+  id: string;
+  blockheight: number;
 }
 
 export class PaymentGroup {
@@ -155,14 +161,28 @@ export class Sender {
   private getroutesSupported = true;
   /** v26.06's sendonion takes the whole payment's amount; v24.11's refuses the parameter. */
   private sendonionTakesTotal = true;
+  /** This node's id, once getinfo told it: it never changes while lightningd runs. */
+  private selfId?: string;
 
   constructor(
     private readonly rpc: Rpc,
     private readonly log: (message: string) => void = () => {},
   ) {}
 
+  /**
+   * getinfo, asked now (the block height moves on), and this node's id: at once when an earlier
+   * getinfo told it, so a route can be asked for while getinfo is on its way.
+   */
+  nodeInfo(): { id: string | Promise<string>; info: Promise<NodeInfo> } {
+    const info = this.rpc.call<NodeInfo>('getinfo').then((i) => {
+      this.selfId = i.id;
+      return i;
+    });
+    return { id: this.selfId ?? info.then((i) => i.id), info };
+  }
+
   async send(req: SendRequest): Promise<SendResult> {
-    let info = req.node ?? (await this.rpc.call<{ id: string; blockheight: number }>('getinfo'));
+    let info = req.node ?? (await this.nodeInfo().info);
     const deadline = Date.now() + req.retryForSeconds * 1000;
     const failures: Failure[] = [];
     let pauses = 0;
@@ -234,7 +254,7 @@ export class Sender {
       if (layer) await this.learn(layer, path, failure);
       else await pauseAndForget();
       // The height moves on (and right after a node restart getinfo reports the rescan's for a while).
-      info = await this.rpc.call<{ id: string; blockheight: number }>('getinfo');
+      info = await this.nodeInfo().info;
       attempt++;
     }
   }
