@@ -10,7 +10,7 @@ import { Network, PLUGIN } from '../e2e/support/network.js';
 import { fmt, median, msSince, quantile } from './stats.js';
 import type { Table } from './table.js';
 
-const ROUNDS = Number(process.env.LNMSG_BENCH_ROUNDS ?? 100);
+const ROUNDS = Number(process.env.LNMSG_BENCH_ROUNDS ?? 200);
 const FORWARDS = Number(process.env.LNMSG_BENCH_FORWARDS ?? 200);
 const WARM_UP = 3;
 const SENDERS = 4;
@@ -252,8 +252,15 @@ async function forwarding(b: Bench): Promise<Omit<Table, 'title'>> {
   };
 }
 
-/** Runs the four groups on one network, showing each table as it is ready. */
-export async function networkFigures(version: string, show: (table: Table) => void): Promise<void> {
+/**
+ * Runs the four groups on one network, showing each table as it is ready; with `latencyOnly`, the
+ * latency and throughput group alone (a quicker run while working on speed).
+ */
+export async function networkFigures(
+  version: string,
+  show: (table: Table) => void,
+  latencyOnly = false,
+): Promise<void> {
   const net = await Network.start(4);
   // Interrupted: lightningd runs in the background (it ignores Ctrl-C), so stop it here.
   const onSignal = () => void net.stop().finally(() => process.exit(130));
@@ -261,6 +268,10 @@ export async function networkFigures(version: string, show: (table: Table) => vo
   try {
     const b = { net, payee: await net.id(PAYEE) };
     const nodes = `4 lightningd ${version} nodes in a line (simchain)`;
+    if (latencyOnly) {
+      show({ title: `Latency and throughput: ${nodes}`, ...(await latencyAndThroughput(b)) });
+      return;
+    }
     const capacity = await bytesPerHtlc(b);
     show({ title: `Bytes per HTLC: ${nodes}`, ...capacity.table });
     const perHtlc = capacity.lnmsg.get(2) as number;

@@ -90,13 +90,22 @@ describe('the outbox in the plugin process, behind a fake lightningd', needsShar
     );
     const hash = pending.payment_hash;
     const params = (r: IncomingRequest) => (r.params ?? {}) as { key?: string[]; payment_hash?: string };
-    const written = node.fake.requests.findIndex(
-      (r) => r.method === 'datastore' && params(r).key?.join('/') === `lnmsg/outbox/message/${hash}`,
-    );
+    const written = (key: string) =>
+      node.fake.requests.findIndex((r) => r.method === 'datastore' && params(r).key?.join('/') === key);
     const sent = node.fake.requests.findIndex(
       (r) => r.method === 'sendonion' && params(r).payment_hash === hash,
     );
-    assert.ok(written >= 0 && written < sent, 'the entry was written before the HTLC went out');
+    const mark = node.fake.requests[written(`lnmsg/outbox/pending/${hash}`)];
+    assert.ok(
+      written(`lnmsg/outbox/pending/${hash}`) < sent,
+      'the pending mark was written before the HTLC went out',
+    );
+    assert.equal(
+      JSON.parse((mark?.params as { string: string }).string).messageHex,
+      pending.message_hex,
+      'holding the send, so a restart can write its entry',
+    );
+    assert.ok(written(`lnmsg/outbox/message/${hash}`) > sent, 'the entry itself after: it holds no HTLC up');
 
     held.release();
     const result = (await answer).result as Record<string, unknown>;
@@ -224,7 +233,7 @@ describe('the outbox in the plugin process, behind a fake lightningd', needsShar
     const previous = new OutboxStore(new DatastoreKv(rpc));
     await previous.open();
     for (const h of [paidHash, failedHash, unsent]) {
-      await previous.begin({
+      const send = {
         paymentHash: h,
         destination,
         amountMsat: 5000,
@@ -232,7 +241,10 @@ describe('the outbox in the plugin process, behind a fake lightningd', needsShar
         spontaneous: false,
         signed: false,
         createdAt: 1_790_000_000,
-      });
+      };
+      await previous.claim(send);
+      // The entry is written once the HTLC left: the unsent one died before.
+      if (h !== unsent) await previous.record(send);
     }
     rpc.close();
     const asked = () =>

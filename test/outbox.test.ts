@@ -37,10 +37,10 @@ const failed = (message = 'the payee refused the payment'): SendOutcome => ({
   completedAt: 1_790_000_001,
 });
 
+/** A send claimed and its entry written, as sendmessage does before and after its HTLC leaves. */
 async function begun(store: OutboxStore, s: NewSend) {
-  const r = await store.begin(s);
-  assert.ok('entry' in r, `begin ${s.paymentHash}`);
-  return r.entry;
+  assert.equal(await store.claim(s), 'claimed', `claim ${s.paymentHash}`);
+  return store.record(s);
 }
 
 async function openStore(kv = new MemoryKv()) {
@@ -107,15 +107,17 @@ describe('OutboxStore over a datastore', () => {
     assert.equal((await store.list('updated', 0, 10)).length, 2, 'no updated index for a change not made');
   });
 
-  test('begin: a pending or complete entry is in the way; a failed one gives way to the new attempt', async () => {
+  test('claim: a pending or complete send is in the way; a failed one gives way to the new attempt', async () => {
     const { store } = await openStore();
     const h = hash();
-    const first = await begun(store, send(h, 'first'));
-    const busy = await store.begin(send(h, 'second'));
-    assert.equal('existing' in busy && busy.existing.status, 'pending');
+    assert.equal(await store.claim(send(h, 'first')), 'claimed');
+    assert.equal(await store.claim(send(h, 'second')), 'busy', 'claimed, its entry not written yet');
+    const first = await store.record(send(h, 'first'));
+    assert.equal(await store.claim(send(h, 'second')), 'busy', 'its entry written');
     await store.finish(h, failed());
 
-    const retry = await begun(store, send(h, 'second'));
+    assert.equal(await store.claim(send(h, 'second')), 'claimed');
+    const retry = await store.record(send(h, 'second'));
     assert.ok(retry.createdIndex > first.createdIndex, 'the new attempt is a new entry');
     assert.deepEqual(
       (await store.list('created', 0, 10)).map((e) => [
@@ -125,9 +127,27 @@ describe('OutboxStore over a datastore', () => {
       [['pending', 'second']],
     );
     await store.finish(h, complete);
-    const paid = await store.begin(send(h, 'third'));
-    assert.equal('existing' in paid && paid.existing.status, 'complete');
+    const paid = await store.claim(send(h, 'third'));
+    assert.equal(typeof paid === 'object' && paid.complete.status, 'complete');
     assert.deepEqual(await store.pendingHashes(), [], 'the refused attempt left no pending mark');
+  });
+
+  test('a pending mark left by a send that ended gives way to the next claim', async () => {
+    const { store, kv } = await openStore();
+    const [failedHash, paidHash] = [hash(), hash()];
+    for (const [h, outcome] of [
+      [failedHash, failed()],
+      [paidHash, complete],
+    ] as const) {
+      await begun(store, send(h));
+      await store.finish(h, outcome);
+      // As if the process died between the outcome and the removal of the mark.
+      await kv.put(['lnmsg', 'outbox', 'pending', h], JSON.stringify(send(h)));
+    }
+    assert.equal(await store.claim(send(failedHash, 'again')), 'claimed');
+    const paid = await store.claim(send(paidHash, 'again'));
+    assert.equal(typeof paid === 'object' && paid.complete.status, 'complete');
+    assert.deepEqual(await store.pendingHashes(), [failedHash]);
   });
 
   test('delete frees an ended entry, and refuses a pending one', async () => {
@@ -240,6 +260,26 @@ describe('Outbox: pending entries settled from lightningd’s record', needsShar
     assert.deepEqual(asked, [flying], 'settled: no longer watched');
   });
 
+  test('a send that died with only its claim written: the restart writes its entry from the mark, then settles it', async () => {
+    const { store, kv } = await openStore();
+    const [unsent, flying] = [hash(), hash()];
+    for (const h of [unsent, flying]) assert.equal(await store.claim(send(h, 'claimed')), 'claimed');
+    const { store: restarted } = await openStore(kv);
+    const { outbox } = outboxOver(restarted, new Map([[flying, inFlight(flying)]]));
+    await outbox.open();
+    const [e1, e2] = [await restarted.entry(unsent), await restarted.entry(flying)];
+    assert.deepEqual(
+      [e1?.status, e1?.error?.code, e2?.status, Buffer.from(e2?.messageHex ?? '', 'hex').toString()],
+      ['failed', 1604, 'pending', 'claimed'],
+    );
+    assert.deepEqual(await restarted.pendingHashes(), [flying]);
+    assert.deepEqual(
+      (await restarted.list('created', 0, 10)).map((e) => e.paymentHash).sort(),
+      [unsent, flying].sort(),
+      'both listed',
+    );
+  });
+
   test('a call that ends with an unexpected error is settled from lightningd’s record, watched while in flight', async () => {
     const { store } = await openStore();
     const payments = new Map<string, SendPay[]>();
@@ -260,7 +300,8 @@ describe('Outbox: pending entries settled from lightningd’s record', needsShar
     const { store } = await openStore();
     const { outbox } = outboxOver(store, new Map());
     const h = hash();
-    await outbox.sending(call()).begin(h);
+    const first = outbox.sending(call());
+    await first.begin(h);
     const busy = await outbox
       .sending(call())
       .begin(h)
@@ -269,7 +310,16 @@ describe('Outbox: pending entries settled from lightningd’s record', needsShar
       [(busy as SendError).kind, (busy as SendError).message],
       ['invalid', `a message to payment_hash ${h} is being sent already`],
     );
-    await store.finish(h, complete);
+    first.complete({
+      paymentHash: h,
+      paymentPreimage: 'aa'.repeat(32),
+      spontaneous: false,
+      parts: [],
+      amountSentMsat: 1001,
+      feeMsat: 1,
+    });
+    await outbox.written(h);
+    assert.equal((await store.entry(h))?.status, 'complete');
     const paid = await outbox
       .sending(call())
       .begin(h)

@@ -31,6 +31,8 @@ export interface MessageSend {
   onProgress?: (sent: number, parts: number) => void;
   /** Awaited once the payment hash is known, before any HTLC leaves; what it throws stops the send. */
   onHash?: (paymentHash: string) => Promise<void>;
+  /** Called as each HTLC goes out (work put off until the first one no longer holds it up). */
+  onSent?: () => void;
 }
 
 export interface MessageSent {
@@ -157,7 +159,7 @@ async function send(rpc: Rpc, sender: Sender, m: MessageSend, group: PaymentGrou
   const author = await signed;
   const probe = await route;
   const info = await nodeInfo;
-  const sending = { ...base, node: info, firstPath: probe, amountMsat: m.amountMsat };
+  const sending = { ...base, node: info, firstPath: probe, amountMsat: m.amountMsat, onDispatch: m.onSent };
 
   if (keysendPreimage) {
     const part = await sender.send({
@@ -249,7 +251,10 @@ async function sendInPieces(
         totalMsat: m.amountMsat,
         final: piece(start, m.message.subarray(start, end)),
         firstPath,
-        onDispatch: () => m.onProgress?.(++sent, count),
+        onDispatch: () => {
+          m.onSent?.();
+          m.onProgress?.(++sent, count);
+        },
       });
       return [part];
     } catch (e) {

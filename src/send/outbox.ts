@@ -34,6 +34,14 @@ const restarted: ErrorFor = (payments) => ({
 const seconds = (ms: number) => Math.floor(ms / 1000);
 
 /**
+ * Bookkeeping writes wait this long, then until no send is getting its first HTLC out (at most
+ * QUIET_WAIT_MS more): lightningd runs one command at a time, and an HTLC on its way should not
+ * queue behind a datastore write, nor a send that follows one at once behind its predecessor's.
+ */
+const BOOKKEEPING_DELAY_MS = 20;
+const QUIET_WAIT_MS = 100;
+
+/**
  * What lightningd's record of a payment's parts says of it: undefined while any part is in flight;
  * complete when a part is (the payee released the preimage), with the amounts of the parts that
  * are; else failed with `error`.
@@ -64,8 +72,11 @@ export class Outbox {
    * the error each ends with if nothing of it completes.
    */
   private readonly orphans = new Map<string, ErrorFor>();
-  /** Outcomes still being written after their sendmessage answered, by payment hash. */
+  /** Bookkeeping writes still to be made, by payment hash (each hash's in order). */
   private readonly writing = new Map<string, Promise<void>>();
+  /** sendmessage calls whose first HTLC has not left yet. */
+  private preparingCalls = 0;
+  private readonly waiting = new Set<() => void>();
 
   constructor(
     readonly store: OutboxStore,
@@ -77,7 +88,10 @@ export class Outbox {
 
   async open(): Promise<void> {
     await this.store.open();
-    for (const hash of await this.store.pendingHashes()) await this.settle(hash, restarted);
+    for (const hash of await this.store.pendingHashes()) {
+      await this.recordClaimed(hash);
+      await this.settle(hash, restarted);
+    }
   }
 
   /** A part of some payment ended: settles the entry if it is an orphan. */
@@ -95,22 +109,68 @@ export class Outbox {
     return seconds(this.clock());
   }
 
-  /**
-   * Writes an outcome without holding up the caller: the payment is done, and a crash before the
-   * write leaves the entry pending, which the next start settles from lightningd's record.
-   * Reads and a new send to the hash wait for it (`written`).
-   */
-  finishLater(paymentHash: string, outcome: SendOutcome): void {
-    const write = this.finish(paymentHash, outcome).finally(() => {
-      if (this.writing.get(paymentHash) === write) this.writing.delete(paymentHash);
-    });
-    this.writing.set(paymentHash, write);
+  /** A sendmessage call starts getting its first HTLC out; the function returned says it is done. */
+  preparing(): () => void {
+    this.preparingCalls++;
+    let done = false;
+    return () => {
+      if (done) return;
+      done = true;
+      if (--this.preparingCalls === 0) for (const wake of this.waiting) wake();
+    };
   }
 
-  /** Resolves once the outcomes `finishLater` took (for one hash, or all) are written. */
+  /**
+   * Queues a bookkeeping write for after the HTLCs being prepared (BOOKKEEPING_DELAY_MS): it
+   * holds no payment up, and a crash before it is made costs nothing, as the pending mark
+   * written before the HTLC left lets the next start write the entry and settle it from
+   * lightningd's record. Reads, and a new send to the hash, wait for it (`written`).
+   */
+  later(paymentHash: string, work: () => Promise<unknown>): Promise<void> {
+    const write = (this.writing.get(paymentHash) ?? Promise.resolve())
+      .then(() => this.quiet())
+      .then(work)
+      .then(
+        () => {},
+        (e: unknown) =>
+          this.log('broken', `outbox: could not write the entry of ${paymentHash}: ${(e as Error).message}`),
+      )
+      .finally(() => {
+        if (this.writing.get(paymentHash) === write) this.writing.delete(paymentHash);
+      });
+    this.writing.set(paymentHash, write);
+    return write;
+  }
+
+  /** Resolves once the writes `later` queued (for one hash, or all) are made. */
   async written(paymentHash?: string): Promise<void> {
     if (paymentHash === undefined) await Promise.all(this.writing.values());
     else await this.writing.get(paymentHash);
+  }
+
+  private async quiet(): Promise<void> {
+    await new Promise((r) => setTimeout(r, BOOKKEEPING_DELAY_MS));
+    if (this.preparingCalls === 0) return;
+    await new Promise<void>((resolve) => {
+      const wake = () => {
+        clearTimeout(timer);
+        this.waiting.delete(wake);
+        resolve();
+      };
+      const timer = setTimeout(wake, QUIET_WAIT_MS);
+      this.waiting.add(wake);
+    });
+  }
+
+  /** A send that died with only its pending mark written: its entry, from the mark. */
+  private async recordClaimed(paymentHash: string): Promise<void> {
+    try {
+      if (await this.store.entry(paymentHash)) return;
+      const send = await this.store.pendingSend(paymentHash);
+      if (send) await this.store.record(send);
+    } catch (e) {
+      this.log('unusual', `outbox: could not write pending ${paymentHash}: ${(e as Error).message}`);
+    }
   }
 
   /** Writes an outcome; a write that fails is logged (the entry stays pending until the next start). */
@@ -144,30 +204,41 @@ export class Outbox {
   }
 }
 
-/** One sendmessage call's entry: written once the payment hash is known, ended with the call. */
+/**
+ * One sendmessage call's entry: claimed (its pending mark written) once the payment hash is
+ * known, before any HTLC leaves; the entry itself, and how the call ended, written after.
+ */
 export class Sending {
-  private paymentHash?: string;
+  private claimed?: NewSend;
+  private entry?: Promise<void>;
+  private readonly prepared: () => void;
 
   constructor(
     private readonly outbox: Outbox,
     private readonly send: Omit<NewSend, 'paymentHash' | 'createdAt'>,
-  ) {}
+  ) {
+    this.prepared = outbox.preparing();
+  }
 
-  /** For `MessageSend.onHash`: the pending entry; refused while one for this hash is pending or complete. */
+  /** For `MessageSend.onHash`: the claim; refused while a send to this hash is pending or complete. */
   readonly begin = async (paymentHash: string): Promise<void> => {
     await this.outbox.written(paymentHash);
-    const r = await this.outbox.store.begin({ ...this.send, paymentHash, createdAt: this.outbox.now() });
-    if ('existing' in r) {
-      if (r.existing.status === 'complete') throw alreadyPaid(paymentHash);
+    const send = { ...this.send, paymentHash, createdAt: this.outbox.now() };
+    const r = await this.outbox.store.claim(send);
+    if (r === 'busy')
       throw new SendError(`a message to payment_hash ${paymentHash} is being sent already`, [], 'invalid');
-    }
-    this.paymentHash = paymentHash;
+    if (r !== 'claimed') throw alreadyPaid(paymentHash);
+    this.claimed = send;
   };
 
-  /** The payment completed: its entry is written in the background (`Outbox.finishLater`). */
+  /** For `MessageSend.onSent`: the first HTLC left, so the entry is written now (in the background). */
+  readonly sent = (): void => {
+    this.prepared();
+    this.record();
+  };
+
   complete(r: MessageSent): void {
-    if (!this.paymentHash) return;
-    this.outbox.finishLater(this.paymentHash, {
+    this.end({
       paymentPreimage: r.paymentPreimage,
       amountSentMsat: r.amountSentMsat,
       feeMsat: r.feeMsat,
@@ -177,16 +248,34 @@ export class Sending {
   }
 
   /** The call failed with `error`, which it returns to its caller. */
-  async failed(error: EntryError): Promise<void> {
-    if (!this.paymentHash) return;
-    await this.outbox.finish(this.paymentHash, { error, completedAt: this.outbox.now() });
+  failed(error: EntryError): void {
+    this.end({ error, completedAt: this.outbox.now() });
   }
 
   /** The call ended with an error that says nothing of the payment: lightningd's record decides. */
   async unsure(e: unknown): Promise<void> {
-    if (!this.paymentHash) return;
+    this.prepared();
+    if (!this.claimed) return;
+    const { paymentHash } = this.claimed;
+    this.record();
+    await this.outbox.written(paymentHash);
     const message = String((e as Error).message ?? e);
-    await this.outbox.settle(this.paymentHash, () => ({ code: INTERNAL_ERROR, message }));
+    await this.outbox.settle(paymentHash, () => ({ code: INTERNAL_ERROR, message }));
+  }
+
+  /** Writes the outcome after the entry, not holding the caller up (`Outbox.later`). */
+  private end(outcome: SendOutcome): void {
+    this.prepared();
+    if (!this.claimed) return;
+    const { paymentHash } = this.claimed;
+    this.record();
+    void this.outbox.later(paymentHash, () => this.outbox.finish(paymentHash, outcome));
+  }
+
+  private record(): void {
+    const send = this.claimed;
+    if (!send || this.entry) return;
+    this.entry = this.outbox.later(send.paymentHash, () => this.outbox.store.record(send));
   }
 }
 

@@ -55,22 +55,47 @@ export class OutboxStore {
   }
 
   /**
-   * Writes a new `pending` entry, with its pending mark in the same round of writes. A failed
-   * entry for the same hash (an earlier attempt) is replaced. Returns the entry written, or the
-   * one in the way when it is pending or complete.
+   * Claims a payment hash for a new send with one write: its pending mark, which holds the send,
+   * so that a restart finds it and can write its entry (`pendingSend`). The entry itself is
+   * written by `record`, which need not hold the HTLC up. `busy` while another send to the hash
+   * is pending; the complete entry in the way if there is one.
    */
-  async begin(send: NewSend): Promise<{ entry: SentMessage } | { existing: SentMessage }> {
+  async claim(send: NewSend): Promise<'claimed' | 'busy' | { complete: SentMessage }> {
+    const mark = [...PENDING, send.paymentHash];
     for (;;) {
-      const entry = await this.sent.add({ ...send, status: 'pending' }, (e) =>
-        this.kv.put([...PENDING, e.paymentHash], ''),
-      );
-      if (entry) return { entry };
+      const [claimed, existing] = await Promise.all([
+        this.kv.create(mark, JSON.stringify(send)),
+        this.sent.get(send.paymentHash),
+      ]);
+      if (existing?.status === 'complete') {
+        // The mark is ours, or one left by a send that ended: neither belongs to a pending send.
+        await this.forgetPending(send.paymentHash);
+        return { complete: existing };
+      }
+      if (claimed) return 'claimed';
+      if (!existing || existing.status === 'pending') return 'busy';
+      await this.forgetPending(send.paymentHash); // left by a failed send
+    }
+  }
+
+  /**
+   * Writes a claimed send's `pending` entry; an ended entry of an earlier attempt (or a pending
+   * one no mark watches, left by an older lnmsg) gives way to it.
+   */
+  async record(send: NewSend): Promise<SentMessage> {
+    for (;;) {
+      const entry = await this.sent.add({ ...send, status: 'pending' });
+      if (entry) return entry;
       const existing = await this.sent.get(send.paymentHash);
-      // The mark written with the attempt belongs to no pending entry.
-      if (existing?.status === 'complete') await this.forgetPending(send.paymentHash);
-      if (existing && existing.status !== 'failed') return { existing };
+      if (existing?.status === 'complete') return existing;
       if (existing) await this.sent.remove(send.paymentHash);
     }
+  }
+
+  /** The send a pending mark holds (older lnmsg versions wrote empty marks). */
+  async pendingSend(paymentHash: string): Promise<NewSend | undefined> {
+    const e = await this.kv.get([...PENDING, paymentHash]);
+    return e?.value ? (JSON.parse(e.value) as NewSend) : undefined;
   }
 
   /**
