@@ -105,7 +105,10 @@ describe('the outbox in the plugin process, behind a fake lightningd', needsShar
       pending.message_hex,
       'holding the send, so a restart can write its entry',
     );
-    assert.ok(written(`lnmsg/outbox/message/${hash}`) > sent, 'the entry itself after: it holds no HTLC up');
+    assert.ok(
+      written(`lnmsg/outbox/message/${hash}`) > sent,
+      'the entry itself after, once sendmessage_list asked for it: it holds no HTLC up',
+    );
 
     held.release();
     const result = (await answer).result as Record<string, unknown>;
@@ -116,6 +119,24 @@ describe('the outbox in the plugin process, behind a fake lightningd', needsShar
     );
     assert.equal(typeof done.completed_at, 'number');
     assert.equal(typeof done.updated_index, 'number');
+    assert.deepEqual(
+      outboxKeys(hash).filter((k) => k[2] === 'pending'),
+      [],
+      'no longer marked pending',
+    );
+  });
+
+  test('a send nobody lists while in flight: its entry written once, already complete, after the answer', async () => {
+    const answer = await keysend('quick');
+    const hash = (answer.result as { payment_hash: string }).payment_hash;
+    const done = (await entry(hash)) as Sent;
+    assert.deepEqual([done.status, done.message, typeof done.updated_index], ['complete', 'quick', 'number']);
+    const writes = node.fake.requests.filter(
+      (r) =>
+        r.method === 'datastore' &&
+        (r.params as { key: string[] }).key.join('/') === `lnmsg/outbox/message/${hash}`,
+    );
+    assert.equal(writes.length, 1, 'no pending state written first');
     assert.deepEqual(
       outboxKeys(hash).filter((k) => k[2] === 'pending'),
       [],

@@ -318,7 +318,7 @@ describe('Outbox: pending entries settled from lightningd’s record', needsShar
       amountSentMsat: 1001,
       feeMsat: 1,
     });
-    await outbox.written(h);
+    await outbox.current(h);
     assert.equal((await store.entry(h))?.status, 'complete');
     const paid = await outbox
       .sending(call())

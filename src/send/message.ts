@@ -148,7 +148,7 @@ async function send(rpc: Rpc, sender: Sender, m: MessageSend, group: PaymentGrou
     paymentHash,
   };
   // None of these needs another's answer, so lightningd gets them all at once. Each is awaited
-  // before the first HTLC leaves, in this order: the outbox entry is written, the hash is unpaid.
+  // before the first HTLC leaves, in this order: the send is claimed in the outbox, the hash is unpaid.
   const recorded = early(Promise.resolve(m.onHash?.(paymentHash)));
   const unpaid = early(keysendPreimage ? Promise.resolve() : checkUnpaid(rpc, paymentHash));
   const signed = early(authorRecords(rpc, self, m, paymentHash));

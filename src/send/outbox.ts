@@ -35,10 +35,11 @@ const seconds = (ms: number) => Math.floor(ms / 1000);
 
 /**
  * Bookkeeping writes wait this long, then until no send is getting its first HTLC out (at most
- * QUIET_WAIT_MS more): lightningd runs one command at a time, and an HTLC on its way should not
- * queue behind a datastore write, nor a send that follows one at once behind its predecessor's.
+ * QUIET_WAIT_MS more), unless a reader needs them: lightningd runs one command at a time, and an
+ * HTLC on its way should not queue behind a datastore write, nor a send that follows another at
+ * once behind the other's bookkeeping.
  */
-const BOOKKEEPING_DELAY_MS = 20;
+const BOOKKEEPING_DELAY_MS = 50;
 const QUIET_WAIT_MS = 100;
 
 /**
@@ -74,9 +75,12 @@ export class Outbox {
   private readonly orphans = new Map<string, ErrorFor>();
   /** Bookkeeping writes still to be made, by payment hash (each hash's in order). */
   private readonly writing = new Map<string, Promise<void>>();
+  /** Calls whose payment hash is claimed and whose outcome is not queued yet. */
+  private readonly active = new Map<string, Sending>();
   /** sendmessage calls whose first HTLC has not left yet. */
   private preparingCalls = 0;
-  private readonly waiting = new Set<() => void>();
+  /** Bookkeeping waiting for quiet: checked when it may be, or hurried along for a reader. */
+  private readonly waiting = new Set<{ check: () => void; hurry: () => void }>();
 
   constructor(
     readonly store: OutboxStore,
@@ -116,19 +120,25 @@ export class Outbox {
     return () => {
       if (done) return;
       done = true;
-      if (--this.preparingCalls === 0) for (const wake of this.waiting) wake();
+      if (--this.preparingCalls === 0) for (const w of this.waiting) w.check();
     };
   }
 
+  /** A call's claim stands until its outcome is queued: `current` writes its pending entry if asked. */
+  claimed(paymentHash: string, sending: Sending | undefined): void {
+    if (sending) this.active.set(paymentHash, sending);
+    else this.active.delete(paymentHash);
+  }
+
   /**
-   * Queues a bookkeeping write for after the HTLCs being prepared (BOOKKEEPING_DELAY_MS): it
-   * holds no payment up, and a crash before it is made costs nothing, as the pending mark
-   * written before the HTLC left lets the next start write the entry and settle it from
-   * lightningd's record. Reads, and a new send to the hash, wait for it (`written`).
+   * Queues a bookkeeping write for when lightningd is not busy with an HTLC of ours (see
+   * BOOKKEEPING_DELAY_MS). It holds no payment up, and a crash before it is made costs nothing:
+   * the pending mark written before the HTLC left lets the next start write the entry and settle
+   * it from lightningd's record. Readers wait for it (`current`).
    */
-  later(paymentHash: string, work: () => Promise<unknown>): Promise<void> {
+  later(paymentHash: string, work: () => Promise<unknown>, now = false): Promise<void> {
     const write = (this.writing.get(paymentHash) ?? Promise.resolve())
-      .then(() => this.quiet())
+      .then(() => (now ? undefined : this.quiet()))
       .then(work)
       .then(
         () => {},
@@ -142,23 +152,39 @@ export class Outbox {
     return write;
   }
 
-  /** Resolves once the writes `later` queued (for one hash, or all) are made. */
-  async written(paymentHash?: string): Promise<void> {
+  /**
+   * Brings the store up to date for a reader (of one hash, or all): the pending entries of sends
+   * in flight, and every write queued, made now.
+   */
+  async current(paymentHash?: string): Promise<void> {
+    for (const [hash, sending] of this.active)
+      if (paymentHash === undefined || paymentHash === hash) sending.show();
+    for (const w of this.waiting) w.hurry();
     if (paymentHash === undefined) await Promise.all(this.writing.values());
     else await this.writing.get(paymentHash);
   }
 
-  private async quiet(): Promise<void> {
-    await new Promise((r) => setTimeout(r, BOOKKEEPING_DELAY_MS));
-    if (this.preparingCalls === 0) return;
-    await new Promise<void>((resolve) => {
-      const wake = () => {
-        clearTimeout(timer);
-        this.waiting.delete(wake);
-        resolve();
+  /** Resolves once lightningd is likely free of our HTLCs (BOOKKEEPING_DELAY_MS), or a reader hurries it. */
+  private quiet(): Promise<void> {
+    return new Promise((resolve) => {
+      let waited = false;
+      const w = {
+        check: () => {
+          if (waited && this.preparingCalls === 0) w.hurry();
+        },
+        hurry: () => {
+          clearTimeout(atLeast);
+          clearTimeout(atMost);
+          this.waiting.delete(w);
+          resolve();
+        },
       };
-      const timer = setTimeout(wake, QUIET_WAIT_MS);
-      this.waiting.add(wake);
+      const atLeast = setTimeout(() => {
+        waited = true;
+        w.check();
+      }, BOOKKEEPING_DELAY_MS);
+      const atMost = setTimeout(w.hurry, BOOKKEEPING_DELAY_MS + QUIET_WAIT_MS);
+      this.waiting.add(w);
     });
   }
 
@@ -205,12 +231,14 @@ export class Outbox {
 }
 
 /**
- * One sendmessage call's entry: claimed (its pending mark written) once the payment hash is
- * known, before any HTLC leaves; the entry itself, and how the call ended, written after.
+ * One sendmessage call's entry: claimed once the payment hash is known, before any HTLC leaves
+ * (its pending mark, holding the send); the entry itself written when the call ends, in its final
+ * state, or pending before that if a reader asks for it (`Outbox.current`).
  */
 export class Sending {
-  private claimed?: NewSend;
-  private entry?: Promise<void>;
+  private claim?: NewSend;
+  /** Its pending entry is written or queued. */
+  private shown = false;
   private readonly prepared: () => void;
 
   constructor(
@@ -222,20 +250,26 @@ export class Sending {
 
   /** For `MessageSend.onHash`: the claim; refused while a send to this hash is pending or complete. */
   readonly begin = async (paymentHash: string): Promise<void> => {
-    await this.outbox.written(paymentHash);
+    await this.outbox.current(paymentHash);
     const send = { ...this.send, paymentHash, createdAt: this.outbox.now() };
     const r = await this.outbox.store.claim(send);
     if (r === 'busy')
       throw new SendError(`a message to payment_hash ${paymentHash} is being sent already`, [], 'invalid');
     if (r !== 'claimed') throw alreadyPaid(paymentHash);
-    this.claimed = send;
+    this.claim = send;
+    this.outbox.claimed(paymentHash, this);
   };
 
-  /** For `MessageSend.onSent`: the first HTLC left, so the entry is written now (in the background). */
-  readonly sent = (): void => {
-    this.prepared();
-    this.record();
-  };
+  /** For `MessageSend.onSent`: the first HTLC left, so bookkeeping may go ahead. */
+  readonly sent = (): void => this.prepared();
+
+  /** A reader wants the entry while the call runs: its pending state is written now. */
+  show(): void {
+    const send = this.claim;
+    if (!send || this.shown) return;
+    this.shown = true;
+    void this.outbox.later(send.paymentHash, () => this.outbox.store.record(send), true);
+  }
 
   complete(r: MessageSent): void {
     this.end({
@@ -255,27 +289,26 @@ export class Sending {
   /** The call ended with an error that says nothing of the payment: lightningd's record decides. */
   async unsure(e: unknown): Promise<void> {
     this.prepared();
-    if (!this.claimed) return;
-    const { paymentHash } = this.claimed;
-    this.record();
-    await this.outbox.written(paymentHash);
+    const send = this.claim;
+    if (!send) return;
+    this.show();
+    this.outbox.claimed(send.paymentHash, undefined);
+    await this.outbox.current(send.paymentHash);
     const message = String((e as Error).message ?? e);
-    await this.outbox.settle(paymentHash, () => ({ code: INTERNAL_ERROR, message }));
+    await this.outbox.settle(send.paymentHash, () => ({ code: INTERNAL_ERROR, message }));
   }
 
-  /** Writes the outcome after the entry, not holding the caller up (`Outbox.later`). */
+  /** Queues the entry's final state, written after the caller has its answer (`Outbox.later`). */
   private end(outcome: SendOutcome): void {
     this.prepared();
-    if (!this.claimed) return;
-    const { paymentHash } = this.claimed;
-    this.record();
-    void this.outbox.later(paymentHash, () => this.outbox.finish(paymentHash, outcome));
-  }
-
-  private record(): void {
-    const send = this.claimed;
-    if (!send || this.entry) return;
-    this.entry = this.outbox.later(send.paymentHash, () => this.outbox.store.record(send));
+    const send = this.claim;
+    if (!send) return;
+    const hash = send.paymentHash;
+    this.outbox.claimed(hash, undefined);
+    const shown = this.shown;
+    void this.outbox.later(hash, () =>
+      shown ? this.outbox.finish(hash, outcome) : this.outbox.store.ended(send, outcome),
+    );
   }
 }
 

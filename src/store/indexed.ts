@@ -85,6 +85,17 @@ export class IndexedRecords<
     return undefined;
   }
 
+  /** As `add`, for a record stored already changed (as `update` would leave it): it gets an updated index too. */
+  async addChanged(r: Unindexed<T>, alongside?: (t: T) => Promise<unknown>): Promise<T | undefined> {
+    const updatedIndex = await this.nextIndex('updated');
+    const key = indexKey(this.keys.updated, updatedIndex);
+    const t = await this.add({ ...r, updatedIndex }, (t) =>
+      Promise.all([this.kv.put(key, t.paymentHash), alongside?.(t)]),
+    );
+    if (!t) await this.kv.delete(key);
+    return t;
+  }
+
   /** Writes a stored record's created index entry (again). */
   async reindex(t: T): Promise<void> {
     await this.kv.put(indexKey(this.keys.created, t.createdIndex), t.paymentHash);

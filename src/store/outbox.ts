@@ -42,6 +42,8 @@ const KEYS = {
 /** Hashes of the entries still pending: what a restarted plugin asks lightningd about. */
 const PENDING = ['lnmsg', 'outbox', 'pending'];
 
+const statusOf = (outcome: SendOutcome): SendStatus => ('error' in outcome ? 'failed' : 'complete');
+
 /** The outbox: every message sent, in lightningd's datastore; start-up reads one counters entry. */
 export class OutboxStore {
   private readonly sent: IndexedRecords<SentMessage>;
@@ -84,11 +86,36 @@ export class OutboxStore {
    */
   async record(send: NewSend): Promise<SentMessage> {
     for (;;) {
-      const entry = await this.sent.add({ ...send, status: 'pending' });
+      const entry =
+        (await this.sent.add({ ...send, status: 'pending' })) ?? (await this.kept(send.paymentHash));
       if (entry) return entry;
-      const existing = await this.sent.get(send.paymentHash);
-      if (existing?.status === 'complete') return existing;
-      if (existing) await this.sent.remove(send.paymentHash);
+    }
+  }
+
+  /**
+   * The entry in the way of a claimed send's: a complete one stays (a claim is refused while
+   * there is one, so none should be); any other is removed, and undefined returned.
+   */
+  private async kept(paymentHash: string): Promise<SentMessage | undefined> {
+    const existing = await this.sent.get(paymentHash);
+    if (existing?.status === 'complete') return existing;
+    if (existing) await this.sent.remove(paymentHash);
+    return undefined;
+  }
+
+  /**
+   * Writes the entry of a claimed send that ended before anyone needed it pending: in its final
+   * state at once, then clears the mark. An ended entry of an earlier attempt gives way to it.
+   */
+  async ended(send: NewSend, outcome: SendOutcome): Promise<SentMessage> {
+    for (;;) {
+      const entry =
+        (await this.sent.addChanged({ ...send, ...outcome, status: statusOf(outcome) })) ??
+        (await this.kept(send.paymentHash));
+      if (entry) {
+        await this.forgetPending(send.paymentHash);
+        return entry;
+      }
     }
   }
 
@@ -104,9 +131,7 @@ export class OutboxStore {
    */
   async finish(paymentHash: string, outcome: SendOutcome): Promise<SentMessage | undefined> {
     const r = await this.sent.update(paymentHash, (e) =>
-      e.status === 'pending'
-        ? { ...e, ...outcome, status: 'error' in outcome ? 'failed' : 'complete' }
-        : undefined,
+      e.status === 'pending' ? { ...e, ...outcome, status: statusOf(outcome) } : undefined,
     );
     if (r) await this.forgetPending(paymentHash);
     return r?.after;
