@@ -280,6 +280,27 @@ describe('Outbox: pending entries settled from lightningd’s record', needsShar
     );
   });
 
+  test('a send that died between the writes of its ended entry: the restart lists it all the same', async () => {
+    const { store, kv } = await openStore();
+    const h = hash();
+    assert.equal(await store.claim(send(h)), 'claimed');
+    const e = await store.ended(send(h), complete);
+    // As if the process died with the entry written, its index entries not, its mark still there.
+    for (const k of kv.all().map((x) => x.key))
+      if (k[2] === 'created' || k[2] === 'updated') await kv.delete(k);
+    await kv.put(['lnmsg', 'outbox', 'pending', h], JSON.stringify(send(h)));
+    const { store: restarted } = await openStore(kv);
+    await outboxOver(restarted, new Map()).outbox.open();
+    for (const index of ['created', 'updated'] as const)
+      assert.deepEqual(
+        (await restarted.list(index, 0, 10)).map((x) => x.paymentHash),
+        [h],
+        index,
+      );
+    assert.deepEqual(await restarted.pendingHashes(), []);
+    assert.deepEqual((await restarted.entry(h))?.updatedIndex, e.updatedIndex);
+  });
+
   test('a call that ends with an unexpected error is settled from lightningd’s record, watched while in flight', async () => {
     const { store } = await openStore();
     const payments = new Map<string, SendPay[]>();

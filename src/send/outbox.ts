@@ -80,7 +80,7 @@ export class Outbox {
   /** sendmessage calls whose first HTLC has not left yet. */
   private preparingCalls = 0;
   /** Bookkeeping waiting for quiet: checked when it may be, or hurried along for a reader. */
-  private readonly waiting = new Set<{ check: () => void; hurry: () => void }>();
+  private readonly waiting = new Set<{ paymentHash: string; check: () => void; hurry: () => void }>();
 
   constructor(
     readonly store: OutboxStore,
@@ -138,7 +138,7 @@ export class Outbox {
    */
   later(paymentHash: string, work: () => Promise<unknown>, now = false): Promise<void> {
     const write = (this.writing.get(paymentHash) ?? Promise.resolve())
-      .then(() => (now ? undefined : this.quiet()))
+      .then(() => (now ? undefined : this.quiet(paymentHash)))
       .then(work)
       .then(
         () => {},
@@ -157,18 +157,19 @@ export class Outbox {
    * in flight, and every write queued, made now.
    */
   async current(paymentHash?: string): Promise<void> {
-    for (const [hash, sending] of this.active)
-      if (paymentHash === undefined || paymentHash === hash) sending.show();
-    for (const w of this.waiting) w.hurry();
+    const asked = (hash: string) => paymentHash === undefined || paymentHash === hash;
+    for (const [hash, sending] of this.active) if (asked(hash)) sending.show();
+    for (const w of this.waiting) if (asked(w.paymentHash)) w.hurry();
     if (paymentHash === undefined) await Promise.all(this.writing.values());
     else await this.writing.get(paymentHash);
   }
 
   /** Resolves once lightningd is likely free of our HTLCs (BOOKKEEPING_DELAY_MS), or a reader hurries it. */
-  private quiet(): Promise<void> {
+  private quiet(paymentHash: string): Promise<void> {
     return new Promise((resolve) => {
       let waited = false;
       const w = {
+        paymentHash,
         check: () => {
           if (waited && this.preparingCalls === 0) w.hurry();
         },
@@ -188,10 +189,14 @@ export class Outbox {
     });
   }
 
-  /** A send that died with only its pending mark written: its entry, from the mark. */
+  /**
+   * The entry of a send a previous run left marked pending: written from the mark if it died
+   * before writing it, else its index entries written again (it may have died between writes).
+   */
   private async recordClaimed(paymentHash: string): Promise<void> {
     try {
-      if (await this.store.entry(paymentHash)) return;
+      const entry = await this.store.entry(paymentHash);
+      if (entry) return await this.store.reindex(entry);
       const send = await this.store.pendingSend(paymentHash);
       if (send) await this.store.record(send);
     } catch (e) {

@@ -96,9 +96,14 @@ export class IndexedRecords<
     return t;
   }
 
-  /** Writes a stored record's created index entry (again). */
-  async reindex(t: T): Promise<void> {
-    await this.kv.put(indexKey(this.keys.created, t.createdIndex), t.paymentHash);
+  /** Writes a stored record's created index entry (again), and its updated one with `updated`. */
+  async reindex(t: T, updated = false): Promise<void> {
+    await Promise.all([
+      this.kv.put(indexKey(this.keys.created, t.createdIndex), t.paymentHash),
+      updated && t.updatedIndex !== undefined
+        ? this.kv.put(indexKey(this.keys.updated, t.updatedIndex), t.paymentHash)
+        : undefined,
+    ]);
   }
 
   /**

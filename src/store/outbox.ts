@@ -119,6 +119,11 @@ export class OutboxStore {
     }
   }
 
+  /** Writes an entry's index entries again. */
+  reindex(e: SentMessage): Promise<void> {
+    return this.sent.reindex(e, true);
+  }
+
   /** The send a pending mark holds (older lnmsg versions wrote empty marks). */
   async pendingSend(paymentHash: string): Promise<NewSend | undefined> {
     const e = await this.kv.get([...PENDING, paymentHash]);
