@@ -34,13 +34,16 @@ const restarted: ErrorFor = (payments) => ({
 const seconds = (ms: number) => Math.floor(ms / 1000);
 
 /**
- * Bookkeeping writes wait this long, then until no send is getting its first HTLC out (at most
- * QUIET_WAIT_MS more), unless a reader needs them: lightningd runs one command at a time, and an
- * HTLC on its way should not queue behind a datastore write, nor a send that follows another at
- * once behind the other's bookkeeping.
+ * When bookkeeping writes are made: lightningd runs one command at a time, and an HTLC of ours
+ * should not wait behind a datastore write, be it prepared (getroutes, createonion) or on its
+ * first hop (lightningd commits it with the peer over some tens of ms). So a write waits
+ * BOOKKEEPING_DELAY_MS (a send that follows another at once starts meanwhile), then until no
+ * send is being prepared and none left for HTLC_QUIET_MS, at most BOOKKEEPING_MAX_WAIT_MS in all;
+ * a reader asking for it has it made at once.
  */
-const BOOKKEEPING_DELAY_MS = 50;
-const QUIET_WAIT_MS = 100;
+const BOOKKEEPING_DELAY_MS = 20;
+const HTLC_QUIET_MS = 40;
+const BOOKKEEPING_MAX_WAIT_MS = 200;
 
 /**
  * What lightningd's record of a payment's parts says of it: undefined while any part is in flight;
@@ -79,8 +82,10 @@ export class Outbox {
   private readonly active = new Map<string, Sending>();
   /** sendmessage calls whose first HTLC has not left yet. */
   private preparingCalls = 0;
-  /** Bookkeeping waiting for quiet: checked when it may be, or hurried along for a reader. */
-  private readonly waiting = new Set<{ paymentHash: string; check: () => void; hurry: () => void }>();
+  /** When an HTLC of ours last left (ms since 1970). */
+  private lastHtlc = 0;
+  /** Bookkeeping waiting for quiet, to be hurried along for a reader. */
+  private readonly waiting = new Set<{ paymentHash: string; hurry: () => void }>();
 
   constructor(
     readonly store: OutboxStore,
@@ -120,8 +125,13 @@ export class Outbox {
     return () => {
       if (done) return;
       done = true;
-      if (--this.preparingCalls === 0) for (const w of this.waiting) w.check();
+      this.preparingCalls--;
     };
+  }
+
+  /** An HTLC of ours left (`sendonion`). */
+  htlcSent(): void {
+    this.lastHtlc = Date.now();
   }
 
   /** A call's claim stands until its outcome is queued: `current` writes its pending entry if asked. */
@@ -164,29 +174,25 @@ export class Outbox {
     else await this.writing.get(paymentHash);
   }
 
-  /** Resolves once lightningd is likely free of our HTLCs (BOOKKEEPING_DELAY_MS), or a reader hurries it. */
-  private quiet(paymentHash: string): Promise<void> {
-    return new Promise((resolve) => {
-      let waited = false;
-      const w = {
-        paymentHash,
-        check: () => {
-          if (waited && this.preparingCalls === 0) w.hurry();
-        },
-        hurry: () => {
-          clearTimeout(atLeast);
-          clearTimeout(atMost);
-          this.waiting.delete(w);
-          resolve();
-        },
+  /** Resolves once lightningd is likely free of our HTLCs (see BOOKKEEPING_DELAY_MS), or a reader hurries it. */
+  private async quiet(paymentHash: string): Promise<void> {
+    let hurried = false;
+    const w = { paymentHash, hurry: () => {} };
+    const hurry = new Promise<void>((resolve) => {
+      w.hurry = () => {
+        hurried = true;
+        resolve();
       };
-      const atLeast = setTimeout(() => {
-        waited = true;
-        w.check();
-      }, BOOKKEEPING_DELAY_MS);
-      const atMost = setTimeout(w.hurry, BOOKKEEPING_DELAY_MS + QUIET_WAIT_MS);
-      this.waiting.add(w);
     });
+    this.waiting.add(w);
+    const deadline = Date.now() + BOOKKEEPING_MAX_WAIT_MS;
+    for (let wait = BOOKKEEPING_DELAY_MS; !hurried && Date.now() < deadline;) {
+      await Promise.race([hurry, new Promise((r) => setTimeout(r, wait))]);
+      const idle = Date.now() - this.lastHtlc;
+      if (this.preparingCalls === 0 && idle >= HTLC_QUIET_MS) break;
+      wait = this.preparingCalls === 0 ? HTLC_QUIET_MS - idle : HTLC_QUIET_MS;
+    }
+    this.waiting.delete(w);
   }
 
   /**
@@ -265,8 +271,11 @@ export class Sending {
     this.outbox.claimed(paymentHash, this);
   };
 
-  /** For `MessageSend.onSent`: the first HTLC left, so bookkeeping may go ahead. */
-  readonly sent = (): void => this.prepared();
+  /** For `MessageSend.onSent`: an HTLC left (bookkeeping waits a little more). */
+  readonly sent = (): void => {
+    this.outbox.htlcSent();
+    this.prepared();
+  };
 
   /** A reader wants the entry while the call runs: its pending state is written now. */
   show(): void {
