@@ -263,9 +263,10 @@ describe('the outbox in the plugin process, behind a fake lightningd', needsShar
         signed: false,
         createdAt: 1_790_000_000,
       };
-      await previous.claim(send);
+      const r = await previous.claim(send);
+      assert.ok(typeof r === 'object' && 'claimed' in r);
       // The entry is written once the HTLC left: the unsent one died before.
-      if (h !== unsent) await previous.record(send);
+      if (h !== unsent) await previous.record(r.claimed);
     }
     rpc.close();
     const asked = () =>

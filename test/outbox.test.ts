@@ -39,9 +39,18 @@ const failed = (message = 'the payee refused the payment'): SendOutcome => ({
 
 /** A send claimed and its entry written, as sendmessage does before and after its HTLC leaves. */
 async function begun(store: OutboxStore, s: NewSend) {
-  assert.equal(await store.claim(s), 'claimed', `claim ${s.paymentHash}`);
-  return store.record(s);
+  return store.record(await claimed(store, s));
 }
+
+/** The claim of a send that nothing stands in the way of. */
+async function claimed(store: OutboxStore, s: NewSend) {
+  const r = await store.claim(s);
+  assert.ok(typeof r === 'object' && 'claimed' in r, `claim ${s.paymentHash}`);
+  return r.claimed;
+}
+
+const completeIn = (r: Awaited<ReturnType<OutboxStore['claim']>>) =>
+  typeof r === 'object' && 'complete' in r ? r.complete.status : r;
 
 async function openStore(kv = new MemoryKv()) {
   const store = new OutboxStore(kv);
@@ -110,14 +119,14 @@ describe('OutboxStore over a datastore', () => {
   test('claim: a pending or complete send is in the way; a failed one gives way to the new attempt', async () => {
     const { store } = await openStore();
     const h = hash();
-    assert.equal(await store.claim(send(h, 'first')), 'claimed');
+    const claim = await claimed(store, send(h, 'first'));
     assert.equal(await store.claim(send(h, 'second')), 'busy', 'claimed, its entry not written yet');
-    const first = await store.record(send(h, 'first'));
+    const first = await store.record(claim);
+    assert.equal(first.createdIndex, claim.createdIndex, 'the index taken at the claim');
     assert.equal(await store.claim(send(h, 'second')), 'busy', 'its entry written');
     await store.finish(h, failed());
 
-    assert.equal(await store.claim(send(h, 'second')), 'claimed');
-    const retry = await store.record(send(h, 'second'));
+    const retry = await begun(store, send(h, 'second'));
     assert.ok(retry.createdIndex > first.createdIndex, 'the new attempt is a new entry');
     assert.deepEqual(
       (await store.list('created', 0, 10)).map((e) => [
@@ -127,8 +136,7 @@ describe('OutboxStore over a datastore', () => {
       [['pending', 'second']],
     );
     await store.finish(h, complete);
-    const paid = await store.claim(send(h, 'third'));
-    assert.equal(typeof paid === 'object' && paid.complete.status, 'complete');
+    assert.equal(completeIn(await store.claim(send(h, 'third'))), 'complete');
     assert.deepEqual(await store.pendingHashes(), [], 'the refused attempt left no pending mark');
   });
 
@@ -144,9 +152,8 @@ describe('OutboxStore over a datastore', () => {
       // As if the process died between the outcome and the removal of the mark.
       await kv.put(['lnmsg', 'outbox', 'pending', h], JSON.stringify(send(h)));
     }
-    assert.equal(await store.claim(send(failedHash, 'again')), 'claimed');
-    const paid = await store.claim(send(paidHash, 'again'));
-    assert.equal(typeof paid === 'object' && paid.complete.status, 'complete');
+    await claimed(store, send(failedHash, 'again'));
+    assert.equal(completeIn(await store.claim(send(paidHash, 'again'))), 'complete');
     assert.deepEqual(await store.pendingHashes(), [failedHash]);
   });
 
@@ -263,7 +270,8 @@ describe('Outbox: pending entries settled from lightningd’s record', needsShar
   test('a send that died with only its claim written: the restart writes its entry from the mark, then settles it', async () => {
     const { store, kv } = await openStore();
     const [unsent, flying] = [hash(), hash()];
-    for (const h of [unsent, flying]) assert.equal(await store.claim(send(h, 'claimed')), 'claimed');
+    const claims = [];
+    for (const h of [unsent, flying]) claims.push(await claimed(store, send(h, 'claimed')));
     const { store: restarted } = await openStore(kv);
     const { outbox } = outboxOver(restarted, new Map([[flying, inFlight(flying)]]));
     await outbox.open();
@@ -271,6 +279,11 @@ describe('Outbox: pending entries settled from lightningd’s record', needsShar
     assert.deepEqual(
       [e1?.status, e1?.error?.code, e2?.status, Buffer.from(e2?.messageHex ?? '', 'hex').toString()],
       ['failed', 1604, 'pending', 'claimed'],
+    );
+    assert.deepEqual(
+      [e1?.createdIndex, e2?.createdIndex],
+      claims.map((c) => c.createdIndex),
+      'the indexes taken at the claims',
     );
     assert.deepEqual(await restarted.pendingHashes(), [flying]);
     assert.deepEqual(
@@ -283,8 +296,7 @@ describe('Outbox: pending entries settled from lightningd’s record', needsShar
   test('a send that died between the writes of its ended entry: the restart lists it all the same', async () => {
     const { store, kv } = await openStore();
     const h = hash();
-    assert.equal(await store.claim(send(h)), 'claimed');
-    const e = await store.ended(send(h), complete);
+    const e = await store.ended(await claimed(store, send(h)), complete);
     // As if the process died with the entry written, its index entries not, its mark still there.
     for (const k of kv.all().map((x) => x.key))
       if (k[2] === 'created' || k[2] === 'updated') await kv.delete(k);

@@ -1,6 +1,6 @@
 import type { LogLevel } from '../cln/plugin.js';
 import type { Rpc } from '../cln/rpc.js';
-import type { NewSend, OutboxStore, SendOutcome, SentMessage } from '../store/outbox.js';
+import type { ClaimedSend, NewSend, OutboxStore, SendOutcome, SentMessage } from '../store/outbox.js';
 import { alreadyPaid, type MessageSent } from './message.js';
 import { SendError } from './sender.js';
 
@@ -247,7 +247,7 @@ export class Outbox {
  * state, or pending before that if a reader asks for it (`Outbox.current`).
  */
 export class Sending {
-  private claim?: NewSend;
+  private claim?: ClaimedSend;
   /** Its pending entry is written or queued. */
   private shown = false;
   private readonly prepared: () => void;
@@ -266,8 +266,8 @@ export class Sending {
     const r = await this.outbox.store.claim(send);
     if (r === 'busy')
       throw new SendError(`a message to payment_hash ${paymentHash} is being sent already`, [], 'invalid');
-    if (r !== 'claimed') throw alreadyPaid(paymentHash);
-    this.claim = send;
+    if ('complete' in r) throw alreadyPaid(paymentHash);
+    this.claim = r.claimed;
     this.outbox.claimed(paymentHash, this);
   };
 

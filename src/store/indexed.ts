@@ -69,12 +69,16 @@ export class IndexedRecords<
   }
 
   /**
-   * Stores a new record; undefined if one is already stored for its hash. The record, its index
+   * Stores a new record (with the created index given, if one was taken from `nextIndex` for it);
+   * undefined if one is already stored for its hash. The record, its index
    * entry and what `alongside` writes go in one round of writes; an index entry without its
    * record is skipped by lists, and `reindex` writes it again.
    */
-  async add(r: Unindexed<T>, alongside?: (t: T) => Promise<unknown>): Promise<T | undefined> {
-    const t = { ...r, createdIndex: await this.nextIndex('created') } as T;
+  async add(
+    r: Unindexed<T> & { createdIndex?: number },
+    alongside?: (t: T) => Promise<unknown>,
+  ): Promise<T | undefined> {
+    const t = { ...r, createdIndex: r.createdIndex ?? (await this.nextIndex('created')) } as T;
     const [created] = await Promise.all([
       this.kv.create([...this.keys.records, t.paymentHash], JSON.stringify(t)),
       this.reindex(t),
@@ -86,7 +90,10 @@ export class IndexedRecords<
   }
 
   /** As `add`, for a record stored already changed (as `update` would leave it): it gets an updated index too. */
-  async addChanged(r: Unindexed<T>, alongside?: (t: T) => Promise<unknown>): Promise<T | undefined> {
+  async addChanged(
+    r: Unindexed<T> & { createdIndex?: number },
+    alongside?: (t: T) => Promise<unknown>,
+  ): Promise<T | undefined> {
     const updatedIndex = await this.nextIndex('updated');
     const key = indexKey(this.keys.updated, updatedIndex);
     const t = await this.add({ ...r, updatedIndex }, (t) =>

@@ -29,6 +29,8 @@ export interface SentMessage {
 }
 
 export type NewSend = Omit<Unindexed<SentMessage>, 'status'>;
+/** A send that holds its payment hash, with the created index its entry will have. */
+export type ClaimedSend = NewSend & Pick<SentMessage, 'createdIndex'>;
 export type SendOutcome =
   | Required<Pick<SentMessage, 'paymentPreimage' | 'amountSentMsat' | 'feeMsat' | 'parts' | 'completedAt'>>
   | Required<Pick<SentMessage, 'error' | 'completedAt'>>;
@@ -62,11 +64,13 @@ export class OutboxStore {
    * written by `record`, which need not hold the HTLC up. `busy` while another send to the hash
    * is pending; the complete entry in the way if there is one.
    */
-  async claim(send: NewSend): Promise<'claimed' | 'busy' | { complete: SentMessage }> {
+  async claim(send: NewSend): Promise<{ claimed: ClaimedSend } | 'busy' | { complete: SentMessage }> {
     const mark = [...PENDING, send.paymentHash];
     for (;;) {
+      // Taken now, so entries list in the order their sends began, whenever each is written.
+      const claim = { ...send, createdIndex: await this.sent.nextIndex('created') };
       const [claimed, existing] = await Promise.all([
-        this.kv.create(mark, JSON.stringify(send)),
+        this.kv.create(mark, JSON.stringify(claim)),
         this.sent.get(send.paymentHash),
       ]);
       if (existing?.status === 'complete') {
@@ -74,7 +78,7 @@ export class OutboxStore {
         await this.forgetPending(send.paymentHash);
         return { complete: existing };
       }
-      if (claimed) return 'claimed';
+      if (claimed) return { claimed: claim };
       if (!existing || existing.status === 'pending') return 'busy';
       await this.forgetPending(send.paymentHash); // left by a failed send
     }
@@ -84,7 +88,7 @@ export class OutboxStore {
    * Writes a claimed send's `pending` entry; an ended entry of an earlier attempt (or a pending
    * one no mark watches, left by an older lnmsg) gives way to it.
    */
-  async record(send: NewSend): Promise<SentMessage> {
+  async record(send: ClaimedSend): Promise<SentMessage> {
     for (;;) {
       const entry =
         (await this.sent.add({ ...send, status: 'pending' })) ?? (await this.kept(send.paymentHash));
@@ -107,7 +111,7 @@ export class OutboxStore {
    * Writes the entry of a claimed send that ended before anyone needed it pending: in its final
    * state at once, then clears the mark. An ended entry of an earlier attempt gives way to it.
    */
-  async ended(send: NewSend, outcome: SendOutcome): Promise<SentMessage> {
+  async ended(send: ClaimedSend, outcome: SendOutcome): Promise<SentMessage> {
     for (;;) {
       const entry =
         (await this.sent.addChanged({ ...send, ...outcome, status: statusOf(outcome) })) ??
@@ -125,9 +129,9 @@ export class OutboxStore {
   }
 
   /** The send a pending mark holds (older lnmsg versions wrote empty marks). */
-  async pendingSend(paymentHash: string): Promise<NewSend | undefined> {
+  async pendingSend(paymentHash: string): Promise<ClaimedSend | undefined> {
     const e = await this.kv.get([...PENDING, paymentHash]);
-    return e?.value ? (JSON.parse(e.value) as NewSend) : undefined;
+    return e?.value ? (JSON.parse(e.value) as ClaimedSend) : undefined;
   }
 
   /**
