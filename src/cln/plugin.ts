@@ -2,7 +2,6 @@ import { join } from 'node:path';
 import { format } from 'node:util';
 import { JsonStream, type Parsed } from './json-stream.js';
 import { LightningRpc, type Rpc } from './rpc.js';
-import { trace } from './trace.js';
 
 /** An error a method returns to the caller as a JSON-RPC error. */
 export class MethodError extends Error {
@@ -169,14 +168,12 @@ export class Plugin {
   }
 
   private reply(id: Request['id'], body: { result: unknown } | { error: unknown }): void {
-    trace(`reply ${String(id)}`);
     this.send({ jsonrpc: '2.0', id, ...body });
   }
 
   private async dispatch(req: Request): Promise<void> {
     const { id, method } = req;
     const params = req.params;
-    if (method !== 'log') trace(`in ${method} ${String(id)}`);
     try {
       if (method === 'getmanifest') return this.reply(id, { result: this.manifest() });
       if (method === 'init') return this.reply(id, { result: await this.init(params as Params) });

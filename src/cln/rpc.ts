@@ -1,7 +1,6 @@
 import { existsSync } from 'node:fs';
 import { connect, type Socket } from 'node:net';
 import { JsonStream, type Parsed } from './json-stream.js';
-import { trace } from './trace.js';
 
 /** An error lightningd answered with: its code, message and data, and the method that failed. */
 export class RpcError extends Error {
@@ -78,7 +77,6 @@ export class LightningRpc implements Rpc {
 
   call<T = unknown>(method: string, params: Record<string, unknown> | unknown[] = {}): Promise<T> {
     const id = `${this.idPrefix}:${method}#${++this.nextId}`;
-    trace(`call> ${id}`);
     return this.open().then(
       (socket) =>
         new Promise<T>((resolve, reject) => {
@@ -152,7 +150,6 @@ export class LightningRpc implements Rpc {
     const p = typeof id === 'string' ? this.pending.get(id) : undefined;
     if (!p) return; // notifications and stray replies are not ours
     this.pending.delete(id as string);
-    trace(`call< ${id as string}`);
     if (error) {
       p.reject(
         new RpcError(
