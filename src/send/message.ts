@@ -124,9 +124,7 @@ async function checkUnpaid(rpc: Rpc, paymentHash: string): Promise<void> {
 }
 
 async function send(rpc: Rpc, sender: Sender, m: MessageSend, group: PaymentGroup): Promise<MessageSent> {
-  const node = sender.nodeInfo();
-  const nodeInfo = early(node.info);
-  const self = await node.id;
+  const self = sender.knownId() ?? (await sender.nodeInfo()).id;
   if (m.destination === self) {
     // lightningd's router cannot route to its own node (askrene's child dies): refuse before it.
     throw new SendError(
@@ -147,13 +145,15 @@ async function send(rpc: Rpc, sender: Sender, m: MessageSend, group: PaymentGrou
     group,
     paymentHash,
   };
-  // None of these needs another's answer, so lightningd gets them all at once. Each is awaited
-  // before the first HTLC leaves, in this order: the send is claimed in the outbox, the hash is unpaid.
+  // None of these needs another's answer, so lightningd gets them all at once: the route first,
+  // as askrene works on it while lightningd answers the others. Each is awaited before the first
+  // HTLC leaves, in this order: the send is claimed in the outbox, the hash is unpaid.
+  // The route sizes the message: one HTLC if it fits, else pieces.
+  const route = early(sender.route(self, { ...base, amountMsat: m.amountMsat, final: { records: [] } }));
   const recorded = early(Promise.resolve(m.onHash?.(paymentHash)));
+  const nodeInfo = early(sender.nodeInfo());
   const unpaid = early(keysendPreimage ? Promise.resolve() : checkUnpaid(rpc, paymentHash));
   const signed = early(authorRecords(rpc, self, m, paymentHash));
-  // Sized against a real route: one HTLC if the message fits, else pieces.
-  const route = early(sender.route(self, { ...base, amountMsat: m.amountMsat, final: { records: [] } }));
   await recorded;
   await unpaid;
   const author = await signed;

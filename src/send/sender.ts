@@ -169,20 +169,20 @@ export class Sender {
     private readonly log: (message: string) => void = () => {},
   ) {}
 
-  /**
-   * getinfo, asked now (the block height moves on), and this node's id: at once when an earlier
-   * getinfo told it, so a route can be asked for while getinfo is on its way.
-   */
-  nodeInfo(): { id: string | Promise<string>; info: Promise<NodeInfo> } {
-    const info = this.rpc.call<NodeInfo>('getinfo').then((i) => {
-      this.selfId = i.id;
-      return i;
-    });
-    return { id: this.selfId ?? info.then((i) => i.id), info };
+  /** getinfo (the block height moves on); it also tells `knownId`. */
+  async nodeInfo(): Promise<NodeInfo> {
+    const info = await this.rpc.call<NodeInfo>('getinfo');
+    this.selfId = info.id;
+    return info;
+  }
+
+  /** This node's id once any getinfo told it, so a route can be asked for before getinfo answers. */
+  knownId(): string | undefined {
+    return this.selfId;
   }
 
   async send(req: SendRequest): Promise<SendResult> {
-    let info = req.node ?? (await this.nodeInfo().info);
+    let info = req.node ?? (await this.nodeInfo());
     const deadline = Date.now() + req.retryForSeconds * 1000;
     const failures: Failure[] = [];
     let pauses = 0;
@@ -254,7 +254,7 @@ export class Sender {
       if (layer) await this.learn(layer, path, failure);
       else await pauseAndForget();
       // The height moves on (and right after a node restart getinfo reports the rescan's for a while).
-      info = await this.nodeInfo().info;
+      info = await this.nodeInfo();
       attempt++;
     }
   }

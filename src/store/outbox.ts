@@ -61,27 +61,23 @@ export class OutboxStore {
   /**
    * Claims a payment hash for a new send with one write: its pending mark, which holds the send,
    * so that a restart finds it and can write its entry (`pendingSend`). The entry itself is
-   * written by `record`, which need not hold the HTLC up. `busy` while another send to the hash
-   * is pending; the complete entry in the way if there is one.
+   * written by `record` or `ended`, which need not hold the HTLC up. `busy` while another send
+   * to the hash is pending; the complete entry in the way if there is one.
    */
   async claim(send: NewSend): Promise<{ claimed: ClaimedSend } | 'busy' | { complete: SentMessage }> {
-    const mark = [...PENDING, send.paymentHash];
-    for (;;) {
-      // Taken now, so entries list in the order their sends began, whenever each is written.
-      const claim = { ...send, createdIndex: await this.sent.nextIndex('created') };
-      const [claimed, existing] = await Promise.all([
-        this.kv.create(mark, JSON.stringify(claim)),
-        this.sent.get(send.paymentHash),
-      ]);
-      if (existing?.status === 'complete') {
-        // The mark is ours, or one left by a send that ended: neither belongs to a pending send.
-        await this.forgetPending(send.paymentHash);
-        return { complete: existing };
-      }
-      if (claimed) return { claimed: claim };
-      if (!existing || existing.status === 'pending') return 'busy';
-      await this.forgetPending(send.paymentHash); // left by a failed send
+    // Taken now, so entries list in the order their sends began, whenever each is written.
+    const claim = { ...send, createdIndex: await this.sent.nextIndex('created') };
+    const [claimed, existing] = await Promise.all([
+      this.kv.create([...PENDING, send.paymentHash], JSON.stringify(claim)),
+      this.sent.get(send.paymentHash),
+    ]);
+    if (existing?.status === 'complete') {
+      // The mark is ours, or one left by a send that ended: neither belongs to a pending send.
+      await this.forgetPending(send.paymentHash);
+      return { complete: existing };
     }
+    // A mark held by another: a send of this run (a start settles those a previous one left).
+    return claimed ? { claimed: claim } : 'busy';
   }
 
   /**
