@@ -16,6 +16,8 @@ import { markdown, type Table } from './table.js';
 // The load average says how busy the machine was: the figures compare runs only on a quiet one.
 const load = () => loadavg()[0]?.toFixed(1);
 const machine = `node ${process.version}, ${cpus().length} x ${cpus()[0]?.model ?? 'cpu'}`;
+const lightningdVersion = (bin: string) =>
+  spawnSync(join(bin, 'lightningd'), ['--version'], { encoding: 'utf8' }).stdout.trim();
 const loadAtStart = load();
 console.log(`lnmsg bench: ${machine}, load average ${loadAtStart}, ${new Date().toISOString()}`);
 const tables: Table[] = [];
@@ -25,12 +27,19 @@ const show = (table: Table) => {
 };
 const run = async (title: string, figures: () => [string, string][] | Promise<[string, string][]>) =>
   show({ title, head: ['what', 'figure'], rows: await figures() });
+const clnBin = process.env.CLN_BIN;
+// LNMSG_BENCH_ONLY=latency: lnmsg against xkeysend alone, printed, bench/results.md left as it is.
+if (process.env.LNMSG_BENCH_ONLY === 'latency') {
+  if (!clnBin) throw new Error('LNMSG_BENCH_ONLY=latency needs CLN_BIN');
+  await networkFigures(lightningdVersion(clnBin), show, true);
+  console.log(`\nload average ${load()} at the end`);
+  process.exit(0);
+}
 await run('Codecs', codecFigures);
 await run('Plugin process (recorded lightningd messages, fake lightningd socket)', pluginFigures);
 await run('Store at scale (plugin process, fake lightningd datastore)', storeFigures);
-const clnBin = process.env.CLN_BIN;
 if (clnBin) {
-  const version = spawnSync(join(clnBin, 'lightningd'), ['--version'], { encoding: 'utf8' }).stdout.trim();
+  const version = lightningdVersion(clnBin);
   const t0 = Date.now();
   await networkFigures(version, show);
   const minutes = ((Date.now() - t0) / 60_000).toFixed(1);

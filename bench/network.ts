@@ -10,9 +10,15 @@ import { Network, PLUGIN } from '../e2e/support/network.js';
 import { fmt, median, msSince, quantile } from './stats.js';
 import type { Table } from './table.js';
 
-const ROUNDS = Number(process.env.LNMSG_BENCH_ROUNDS ?? 100);
+const ROUNDS = Number(process.env.LNMSG_BENCH_ROUNDS ?? 200);
 const FORWARDS = Number(process.env.LNMSG_BENCH_FORWARDS ?? 200);
 const WARM_UP = 3;
+/**
+ * Between measured sends, unmeasured: the previous send's after-work (lnmsg's outbox entry,
+ * lightningd's own records) is done, so no send is timed with another's work in its way.
+ */
+const PAUSE_MS = 200;
+const pause = () => new Promise((r) => setTimeout(r, PAUSE_MS));
 const SENDERS = 4;
 /** Messages each sender sends in one throughput block; lnmsg's and xkeysend's blocks alternate. */
 const BLOCK = 5;
@@ -148,36 +154,49 @@ async function largeMessages(b: Bench, perHtlc: number): Promise<Omit<Table, 'ti
   };
 }
 
+/** A way of sending, and what ends its after-work, for throughput: it counts as part of the sends. */
+interface Way {
+  send: () => Promise<unknown>;
+  settle?: () => Promise<unknown>;
+}
+
 /**
- * Latency of each of `senders`, one after another: `ROUNDS` rounds sending once with each, the
- * first one rotating, so machine load drifting over the run hits them all alike.
+ * Latency of each of `ways`, one send at a time with a pause between: `ROUNDS` rounds sending
+ * once with each, the first one rotating, so machine load drifting over the run hits them all alike.
  */
-async function latencies(senders: (() => Promise<unknown>)[]): Promise<number[][]> {
-  for (const send of senders) for (let i = 0; i < WARM_UP; i++) await send();
-  const times = senders.map((): number[] => []);
+async function latencies(ways: Way[]): Promise<number[][]> {
+  for (const way of ways) for (let i = 0; i < WARM_UP; i++) await way.send();
+  const times = ways.map((): number[] => []);
   for (let round = 0; round < ROUNDS; round++) {
-    for (let k = 0; k < senders.length; k++) {
-      const s = (round + k) % senders.length;
+    for (let k = 0; k < ways.length; k++) {
+      const s = (round + k) % ways.length;
+      await pause();
       const t = process.hrtime.bigint();
-      await (senders[s] as () => Promise<unknown>)();
+      await (ways[s] as Way).send();
       (times[s] as number[]).push(msSince(t));
     }
   }
   return times;
 }
 
-/** Messages per second of `SENDERS` loops sending at once, in blocks alternating between `senders`. */
-async function throughputs(senders: (() => Promise<unknown>)[]): Promise<number[]> {
-  const spent = senders.map(() => 0);
+/**
+ * Messages per second of `SENDERS` loops sending at once, in blocks alternating between `ways`; a
+ * block ends when its after-work does (`settle`), and the next starts after a pause.
+ */
+async function throughputs(ways: Way[]): Promise<number[]> {
+  const spent = ways.map(() => 0);
   for (let block = 0; block < BLOCKS; block++) {
-    for (let k = 0; k < senders.length; k++) {
-      const s = (block + k) % senders.length;
+    for (let k = 0; k < ways.length; k++) {
+      const s = (block + k) % ways.length;
+      const way = ways[s] as Way;
+      await pause();
       const t = process.hrtime.bigint();
       await Promise.all(
         Array.from({ length: SENDERS }, async () => {
-          for (let i = 0; i < BLOCK; i++) await (senders[s] as () => Promise<unknown>)();
+          for (let i = 0; i < BLOCK; i++) await way.send();
         }),
       );
+      await way.settle?.();
       spent[s] = (spent[s] as number) + msSince(t);
     }
   }
@@ -189,9 +208,14 @@ async function latencyAndThroughput(b: Bench): Promise<Omit<Table, 'title'>> {
   // Made beforehand: a payee's hash is not part of what a send costs.
   const hashes: string[] = [];
   while (hashes.length < WARM_UP + ROUNDS + BLOCKS * BLOCK * SENDERS) hashes.push(await newHash(b));
-  const withHash = () => sendmessage(b, 2, { payment_hash: hashes.pop(), message_hex: MESSAGE });
-  const spontaneous = () => sendmessage(b, 2, { message_hex: MESSAGE });
-  const core = () => xkeysend(b, 2, MESSAGE);
+  // sendmessage_list answers once lnmsg's outbox writes are made: they are part of what a send costs.
+  const outboxWritten = () => b.net.call(2, 'sendmessage_list', { limit: 1 });
+  const withHash = {
+    send: () => sendmessage(b, 2, { payment_hash: hashes.pop(), message_hex: MESSAGE }),
+    settle: outboxWritten,
+  };
+  const spontaneous = { send: () => sendmessage(b, 2, { message_hex: MESSAGE }) };
+  const core = { send: () => xkeysend(b, 2, MESSAGE) };
   const [hashTimes, spontaneousTimes, coreTimes] = (await latencies([withHash, spontaneous, core])) as [
     number[],
     number[],
@@ -218,9 +242,10 @@ async function latencyAndThroughput(b: Bench): Promise<Omit<Table, 'title'>> {
       ['lnmsg (spontaneous) / xkeysend', ...ratios(spontaneousTimes), '-'],
     ],
     note:
-      `Latency: ${ROUNDS} rounds of one send each, the first of the three rotating, after ${WARM_UP} ` +
-      `unmeasured sends each. Throughput: ${SENDERS} loops on node 2 at once, ${BLOCKS * BLOCK} messages ` +
-      `each, in blocks of ${BLOCK} alternating between lnmsg and xkeysend. Hashes made beforehand.`,
+      `Latency: ${ROUNDS} rounds of one send each, the first of the three rotating, ${PAUSE_MS} ms apart, after ` +
+      `${WARM_UP} unmeasured sends each. Throughput: ${SENDERS} loops on node 2 at once, ${BLOCKS * BLOCK} ` +
+      `messages each, in blocks of ${BLOCK} alternating between lnmsg and xkeysend, ${PAUSE_MS} ms apart; an lnmsg ` +
+      `block ends when its outbox entries are written (sendmessage_list answers). Hashes made beforehand.`,
   };
 }
 
@@ -252,8 +277,15 @@ async function forwarding(b: Bench): Promise<Omit<Table, 'title'>> {
   };
 }
 
-/** Runs the four groups on one network, showing each table as it is ready. */
-export async function networkFigures(version: string, show: (table: Table) => void): Promise<void> {
+/**
+ * Runs the four groups on one network, showing each table as it is ready; with `latencyOnly`, the
+ * latency and throughput group alone (a quicker run while working on speed).
+ */
+export async function networkFigures(
+  version: string,
+  show: (table: Table) => void,
+  latencyOnly = false,
+): Promise<void> {
   const net = await Network.start(4);
   // Interrupted: lightningd runs in the background (it ignores Ctrl-C), so stop it here.
   const onSignal = () => void net.stop().finally(() => process.exit(130));
@@ -261,6 +293,10 @@ export async function networkFigures(version: string, show: (table: Table) => vo
   try {
     const b = { net, payee: await net.id(PAYEE) };
     const nodes = `4 lightningd ${version} nodes in a line (simchain)`;
+    if (latencyOnly) {
+      show({ title: `Latency and throughput: ${nodes}`, ...(await latencyAndThroughput(b)) });
+      return;
+    }
     const capacity = await bytesPerHtlc(b);
     show({ title: `Bytes per HTLC: ${nodes}`, ...capacity.table });
     const perHtlc = capacity.lnmsg.get(2) as number;

@@ -90,13 +90,25 @@ describe('the outbox in the plugin process, behind a fake lightningd', needsShar
     );
     const hash = pending.payment_hash;
     const params = (r: IncomingRequest) => (r.params ?? {}) as { key?: string[]; payment_hash?: string };
-    const written = node.fake.requests.findIndex(
-      (r) => r.method === 'datastore' && params(r).key?.join('/') === `lnmsg/outbox/message/${hash}`,
-    );
+    const written = (key: string) =>
+      node.fake.requests.findIndex((r) => r.method === 'datastore' && params(r).key?.join('/') === key);
     const sent = node.fake.requests.findIndex(
       (r) => r.method === 'sendonion' && params(r).payment_hash === hash,
     );
-    assert.ok(written >= 0 && written < sent, 'the entry was written before the HTLC went out');
+    const mark = node.fake.requests[written(`lnmsg/outbox/pending/${hash}`)];
+    assert.ok(
+      written(`lnmsg/outbox/pending/${hash}`) < sent,
+      'the pending mark was written before the HTLC went out',
+    );
+    assert.equal(
+      JSON.parse((mark?.params as { string: string }).string).messageHex,
+      pending.message_hex,
+      'holding the send, so a restart can write its entry',
+    );
+    assert.ok(
+      written(`lnmsg/outbox/message/${hash}`) > sent,
+      'the entry itself after, once sendmessage_list asked for it: it holds no HTLC up',
+    );
 
     held.release();
     const result = (await answer).result as Record<string, unknown>;
@@ -107,6 +119,24 @@ describe('the outbox in the plugin process, behind a fake lightningd', needsShar
     );
     assert.equal(typeof done.completed_at, 'number');
     assert.equal(typeof done.updated_index, 'number');
+    assert.deepEqual(
+      outboxKeys(hash).filter((k) => k[2] === 'pending'),
+      [],
+      'no longer marked pending',
+    );
+  });
+
+  test('a send nobody lists while in flight: its entry written once, already complete, after the answer', async () => {
+    const answer = await keysend('quick');
+    const hash = (answer.result as { payment_hash: string }).payment_hash;
+    const done = (await entry(hash)) as Sent;
+    assert.deepEqual([done.status, done.message, typeof done.updated_index], ['complete', 'quick', 'number']);
+    const writes = node.fake.requests.filter(
+      (r) =>
+        r.method === 'datastore' &&
+        (r.params as { key: string[] }).key.join('/') === `lnmsg/outbox/message/${hash}`,
+    );
+    assert.equal(writes.length, 1, 'no pending state written first');
     assert.deepEqual(
       outboxKeys(hash).filter((k) => k[2] === 'pending'),
       [],
@@ -224,7 +254,7 @@ describe('the outbox in the plugin process, behind a fake lightningd', needsShar
     const previous = new OutboxStore(new DatastoreKv(rpc));
     await previous.open();
     for (const h of [paidHash, failedHash, unsent]) {
-      await previous.begin({
+      const send = {
         paymentHash: h,
         destination,
         amountMsat: 5000,
@@ -232,7 +262,11 @@ describe('the outbox in the plugin process, behind a fake lightningd', needsShar
         spontaneous: false,
         signed: false,
         createdAt: 1_790_000_000,
-      });
+      };
+      const r = await previous.claim(send);
+      assert.ok(typeof r === 'object' && 'claimed' in r);
+      // The entry is written once the HTLC left: the unsent one died before.
+      if (h !== unsent) await previous.record(r.claimed);
     }
     rpc.close();
     const asked = () =>

@@ -37,11 +37,20 @@ const failed = (message = 'the payee refused the payment'): SendOutcome => ({
   completedAt: 1_790_000_001,
 });
 
+/** A send claimed and its entry written, as sendmessage does before and after its HTLC leaves. */
 async function begun(store: OutboxStore, s: NewSend) {
-  const r = await store.begin(s);
-  assert.ok('entry' in r, `begin ${s.paymentHash}`);
-  return r.entry;
+  return store.record(await claimed(store, s));
 }
+
+/** The claim of a send that nothing stands in the way of. */
+async function claimed(store: OutboxStore, s: NewSend) {
+  const r = await store.claim(s);
+  assert.ok(typeof r === 'object' && 'claimed' in r, `claim ${s.paymentHash}`);
+  return r.claimed;
+}
+
+const completeIn = (r: Awaited<ReturnType<OutboxStore['claim']>>) =>
+  typeof r === 'object' && 'complete' in r ? r.complete.status : r;
 
 async function openStore(kv = new MemoryKv()) {
   const store = new OutboxStore(kv);
@@ -107,12 +116,14 @@ describe('OutboxStore over a datastore', () => {
     assert.equal((await store.list('updated', 0, 10)).length, 2, 'no updated index for a change not made');
   });
 
-  test('begin: a pending or complete entry is in the way; a failed one gives way to the new attempt', async () => {
+  test('claim: a pending or complete send is in the way; a failed one gives way to the new attempt', async () => {
     const { store } = await openStore();
     const h = hash();
-    const first = await begun(store, send(h, 'first'));
-    const busy = await store.begin(send(h, 'second'));
-    assert.equal('existing' in busy && busy.existing.status, 'pending');
+    const claim = await claimed(store, send(h, 'first'));
+    assert.equal(await store.claim(send(h, 'second')), 'busy', 'claimed, its entry not written yet');
+    const first = await store.record(claim);
+    assert.equal(first.createdIndex, claim.createdIndex, 'the index taken at the claim');
+    assert.equal(await store.claim(send(h, 'second')), 'busy', 'its entry written');
     await store.finish(h, failed());
 
     const retry = await begun(store, send(h, 'second'));
@@ -125,9 +136,29 @@ describe('OutboxStore over a datastore', () => {
       [['pending', 'second']],
     );
     await store.finish(h, complete);
-    const paid = await store.begin(send(h, 'third'));
-    assert.equal('existing' in paid && paid.existing.status, 'complete');
+    assert.equal(completeIn(await store.claim(send(h, 'third'))), 'complete');
     assert.deepEqual(await store.pendingHashes(), [], 'the refused attempt left no pending mark');
+  });
+
+  test('a pending mark left by a send that ended: refused while it stands; a complete entry clears it, a start any', async () => {
+    const { store, kv } = await openStore();
+    const [failedHash, paidHash] = [hash(), hash()];
+    for (const [h, outcome] of [
+      [failedHash, failed()],
+      [paidHash, complete],
+    ] as const) {
+      await begun(store, send(h));
+      await store.finish(h, outcome);
+      // As if the removal of the mark failed, or the process died before it.
+      await kv.put(['lnmsg', 'outbox', 'pending', h], JSON.stringify(send(h)));
+    }
+    assert.equal(await store.claim(send(failedHash, 'again')), 'busy', 'as if a send of this run held it');
+    assert.equal(completeIn(await store.claim(send(paidHash, 'again'))), 'complete');
+    assert.deepEqual(await store.pendingHashes(), [failedHash]);
+    const { store: restarted } = await openStore(kv);
+    await outboxOver(restarted, new Map()).outbox.open();
+    assert.deepEqual(await restarted.pendingHashes(), []);
+    await claimed(restarted, send(failedHash, 'again'));
   });
 
   test('delete frees an ended entry, and refuses a pending one', async () => {
@@ -240,6 +271,52 @@ describe('Outbox: pending entries settled from lightningd’s record', needsShar
     assert.deepEqual(asked, [flying], 'settled: no longer watched');
   });
 
+  test('a send that died with only its claim written: the restart writes its entry from the mark, then settles it', async () => {
+    const { store, kv } = await openStore();
+    const [unsent, flying] = [hash(), hash()];
+    const claims = [];
+    for (const h of [unsent, flying]) claims.push(await claimed(store, send(h, 'claimed')));
+    const { store: restarted } = await openStore(kv);
+    const { outbox } = outboxOver(restarted, new Map([[flying, inFlight(flying)]]));
+    await outbox.open();
+    const [e1, e2] = [await restarted.entry(unsent), await restarted.entry(flying)];
+    assert.deepEqual(
+      [e1?.status, e1?.error?.code, e2?.status, Buffer.from(e2?.messageHex ?? '', 'hex').toString()],
+      ['failed', 1604, 'pending', 'claimed'],
+    );
+    assert.deepEqual(
+      [e1?.createdIndex, e2?.createdIndex],
+      claims.map((c) => c.createdIndex),
+      'the indexes taken at the claims',
+    );
+    assert.deepEqual(await restarted.pendingHashes(), [flying]);
+    assert.deepEqual(
+      (await restarted.list('created', 0, 10)).map((e) => e.paymentHash).sort(),
+      [unsent, flying].sort(),
+      'both listed',
+    );
+  });
+
+  test('a send that died between the writes of its ended entry: the restart lists it all the same', async () => {
+    const { store, kv } = await openStore();
+    const h = hash();
+    const e = await store.ended(await claimed(store, send(h)), complete);
+    // As if the process died with the entry written, its index entries not, its mark still there.
+    for (const k of kv.all().map((x) => x.key))
+      if (k[2] === 'created' || k[2] === 'updated') await kv.delete(k);
+    await kv.put(['lnmsg', 'outbox', 'pending', h], JSON.stringify(send(h)));
+    const { store: restarted } = await openStore(kv);
+    await outboxOver(restarted, new Map()).outbox.open();
+    for (const index of ['created', 'updated'] as const)
+      assert.deepEqual(
+        (await restarted.list(index, 0, 10)).map((x) => x.paymentHash),
+        [h],
+        index,
+      );
+    assert.deepEqual(await restarted.pendingHashes(), []);
+    assert.deepEqual((await restarted.entry(h))?.updatedIndex, e.updatedIndex);
+  });
+
   test('a call that ends with an unexpected error is settled from lightningd’s record, watched while in flight', async () => {
     const { store } = await openStore();
     const payments = new Map<string, SendPay[]>();
@@ -260,7 +337,8 @@ describe('Outbox: pending entries settled from lightningd’s record', needsShar
     const { store } = await openStore();
     const { outbox } = outboxOver(store, new Map());
     const h = hash();
-    await outbox.sending(call()).begin(h);
+    const first = outbox.sending(call());
+    await first.begin(h);
     const busy = await outbox
       .sending(call())
       .begin(h)
@@ -269,7 +347,16 @@ describe('Outbox: pending entries settled from lightningd’s record', needsShar
       [(busy as SendError).kind, (busy as SendError).message],
       ['invalid', `a message to payment_hash ${h} is being sent already`],
     );
-    await store.finish(h, complete);
+    first.complete({
+      paymentHash: h,
+      paymentPreimage: 'aa'.repeat(32),
+      spontaneous: false,
+      parts: [],
+      amountSentMsat: 1001,
+      feeMsat: 1,
+    });
+    await outbox.current(h);
+    assert.equal((await store.entry(h))?.status, 'complete');
     const paid = await outbox
       .sending(call())
       .begin(h)

@@ -31,6 +31,8 @@ export interface MessageSend {
   onProgress?: (sent: number, parts: number) => void;
   /** Awaited once the payment hash is known, before any HTLC leaves; what it throws stops the send. */
   onHash?: (paymentHash: string) => Promise<void>;
+  /** Called as each HTLC goes out (work put off until the first one no longer holds it up). */
+  onSent?: () => void;
   /** Paying an invoice: what it asks of every part's final payload, and its route hints' layers. */
   invoice?: InvoiceTerms;
 }
@@ -117,9 +119,25 @@ export async function sendMessage(rpc: Rpc, sender: Sender, m: MessageSend): Pro
   }
 }
 
+/** Work started now and awaited later: should an earlier step fail first, its failure is dropped, not unhandled. */
+function early<T>(work: Promise<T>): Promise<T> {
+  work.catch(() => {});
+  return work;
+}
+
+/** lightningd would answer a paid hash with the old preimage: the new message would go nowhere. */
+async function checkUnpaid(rpc: Rpc, paymentHash: string): Promise<void> {
+  const { payments } = await rpc.call<{ payments: { payment_hash: string; status: string }[] }>(
+    'listsendpays',
+    { payment_hash: paymentHash },
+  );
+  if (payments.some((p) => p.payment_hash === paymentHash && p.status === 'complete'))
+    throw alreadyPaid(paymentHash);
+}
+
 async function send(rpc: Rpc, sender: Sender, m: MessageSend, group: PaymentGroup): Promise<MessageSent> {
-  const info = await rpc.call<{ id: string; blockheight: number }>('getinfo');
-  if (m.destination === info.id) {
+  const self = sender.knownId() ?? (await sender.nodeInfo()).id;
+  if (m.destination === self) {
     // lightningd's router cannot route to its own node (askrene's child dies): refuse before it.
     throw new SendError(
       'destination is this node itself: lnmsg sends messages to other nodes',
@@ -128,6 +146,8 @@ async function send(rpc: Rpc, sender: Sender, m: MessageSend, group: PaymentGrou
     );
   }
   const messageRecord = (bytes: Uint8Array): TlvRecord => ({ type: m.tlvType, value: bytes });
+  const keysendPreimage = m.paymentHash ? undefined : randomBytes(32);
+  const paymentHash = m.paymentHash ?? toHex(sha256(keysendPreimage as Uint8Array));
   const base = {
     destination: m.destination,
     tlvType: m.tlvType,
@@ -135,7 +155,7 @@ async function send(rpc: Rpc, sender: Sender, m: MessageSend, group: PaymentGrou
     maxFeeMsat: m.maxFeeMsat,
     finalCltv: Math.max(FINAL_CLTV, m.invoice?.minFinalCltv ?? 0),
     group,
-    node: info,
+    paymentHash,
     layers: m.invoice?.layers,
   };
   // An invoice's payee reads its secret (and the whole amount) in every part: it takes bytes from the message.
@@ -145,54 +165,47 @@ async function send(rpc: Rpc, sender: Sender, m: MessageSend, group: PaymentGrou
         ...(m.invoice.paymentMetadata ? { paymentMetadata: m.invoice.paymentMetadata } : {}),
       }
     : {};
+  // None of these needs another's answer, so lightningd gets them all at once: the route first,
+  // as askrene works on it while lightningd answers the others. Each is awaited before the first
+  // HTLC leaves, in this order: the send is claimed in the outbox, the hash is unpaid.
+  // The route sizes the message: one HTLC if it fits, else pieces.
+  const route = early(sender.route(self, { ...base, amountMsat: m.amountMsat, final: { records: [] } }));
+  const recorded = early(Promise.resolve(m.onHash?.(paymentHash)));
+  const nodeInfo = early(sender.nodeInfo());
+  const unpaid = early(keysendPreimage ? Promise.resolve() : checkUnpaid(rpc, paymentHash));
+  const signed = early(authorRecords(rpc, self, m, paymentHash));
+  await recorded;
+  await unpaid;
+  const author = await signed;
+  const probe = await route;
+  const info = await nodeInfo;
+  const sending = { ...base, node: info, firstPath: probe, amountMsat: m.amountMsat, onDispatch: m.onSent };
 
-  if (!m.paymentHash) {
-    const preimage = randomBytes(32);
-    const paymentHash = toHex(sha256(preimage));
-    await m.onHash?.(paymentHash);
-    const author = await authorRecords(rpc, info.id, m, paymentHash);
+  if (keysendPreimage) {
     const part = await sender.send({
-      ...base,
-      paymentHash,
-      amountMsat: m.amountMsat,
+      ...sending,
       final: {
-        records: [...author, messageRecord(m.message), { type: RECORD.keysendPreimage, value: preimage }],
+        records: [
+          ...author,
+          messageRecord(m.message),
+          { type: RECORD.keysendPreimage, value: keysendPreimage },
+        ],
       },
     });
     return summary(paymentHash, true, [part], m.amountMsat);
   }
-  const paymentHash = m.paymentHash;
-  await m.onHash?.(paymentHash);
-  // lightningd would answer a paid hash with the old preimage: the new message would go nowhere.
-  const { payments } = await rpc.call<{ payments: { payment_hash: string; status: string }[] }>(
-    'listsendpays',
-    { payment_hash: paymentHash },
-  );
-  if (payments.some((p) => p.payment_hash === paymentHash && p.status === 'complete'))
-    throw alreadyPaid(paymentHash);
-  const author = await authorRecords(rpc, info.id, m, paymentHash);
-  // Size the message against a real route first: one HTLC if it fits, else pieces.
-  const probe = await sender.route(info.id, {
-    ...base,
-    paymentHash,
-    amountMsat: m.amountMsat,
-    final: { records: [] },
-  });
   const single = largestFitting(probe, info.blockheight, (n) => ({
     ...invoiced,
     records: [...author, messageRecord(new Uint8Array(n))],
   }));
   if (m.message.length <= single) {
     const part = await sender.send({
-      ...base,
-      firstPath: probe,
-      paymentHash,
-      amountMsat: m.amountMsat,
+      ...sending,
       final: { ...invoiced, records: [...author, messageRecord(m.message)] },
     });
     return summary(paymentHash, false, [part], m.amountMsat);
   }
-  const parts = await sendInPieces(sender, m, { ...base, paymentHash }, author, invoiced, probe, single);
+  const parts = await sendInPieces(sender, m, { ...base, node: info }, author, invoiced, probe, single);
   return summary(paymentHash, false, parts, m.amountMsat);
 }
 
@@ -264,7 +277,10 @@ async function sendInPieces(
         totalMsat: m.amountMsat,
         final: piece(start, m.message.subarray(start, end)),
         firstPath,
-        onDispatch: () => m.onProgress?.(++sent, count),
+        onDispatch: () => {
+          m.onSent?.();
+          m.onProgress?.(++sent, count);
+        },
       });
       return [part];
     } catch (e) {

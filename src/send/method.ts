@@ -67,6 +67,7 @@ export async function sendMessageMethod(
         maxParts,
         onProgress: (sent, parts) => progress.set(key, { sent, parts }),
         onHash: sending.begin,
+        onSent: sending.sent,
         ...(invoice
           ? {
               invoice: {
@@ -79,7 +80,7 @@ export async function sendMessageMethod(
           : {}),
       }),
     );
-    await sending.complete(r);
+    sending.complete(r);
     const last = r.parts.at(-1);
     return {
       send: last?.send,
@@ -109,7 +110,7 @@ export async function sendMessageMethod(
       await sending.unsure(e);
       throw e;
     }
-    await sending.failed({ code: LNMSG_ERRORS[e.kind], message: e.message });
+    sending.failed({ code: LNMSG_ERRORS[e.kind], message: e.message });
     throw new MethodError(LNMSG_ERRORS[e.kind], e.message, { failures: e.failures.map(failureView) });
   } finally {
     progress.delete(key);

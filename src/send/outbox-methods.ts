@@ -43,11 +43,13 @@ export type SentView = ReturnType<typeof sentView>;
 /** As receivemessage_list: `index` created (default) or updated, from `start`, at most `limit`. */
 export async function sendMessageList(outbox: Outbox, p: Params) {
   const { index, start, limit } = param.page(p);
+  await outbox.current();
   return { messages: (await outbox.store.list(index, start, limit)).map(sentView) };
 }
 
 export async function sendMessageDelete(outbox: Outbox, p: Params) {
   const hash = param.hash(p, 'payment_hash');
+  await outbox.current(hash);
   const e = await outbox.store.delete(hash);
   if (e === 'pending')
     throw new MethodError(INVALID_PARAMS, `payment_hash ${hash}: still being sent; delete it once it ends`);

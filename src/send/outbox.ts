@@ -1,6 +1,6 @@
 import type { LogLevel } from '../cln/plugin.js';
 import type { Rpc } from '../cln/rpc.js';
-import type { NewSend, OutboxStore, SendOutcome, SentMessage } from '../store/outbox.js';
+import type { ClaimedSend, NewSend, OutboxStore, SendOutcome, SentMessage } from '../store/outbox.js';
 import { alreadyPaid, type MessageSent } from './message.js';
 import { SendError } from './sender.js';
 
@@ -34,6 +34,18 @@ const restarted: ErrorFor = (payments) => ({
 const seconds = (ms: number) => Math.floor(ms / 1000);
 
 /**
+ * When bookkeeping writes are made: lightningd runs one command at a time, and an HTLC of ours
+ * should not wait behind a datastore write, be it prepared (getroutes, createonion) or on its
+ * first hop (lightningd commits it with the peer over some tens of ms). So a write waits
+ * BOOKKEEPING_DELAY_MS (a send that follows another at once starts meanwhile), then until no
+ * send is being prepared and none left for HTLC_QUIET_MS, at most BOOKKEEPING_MAX_WAIT_MS in all;
+ * a reader asking for it has it made at once.
+ */
+const BOOKKEEPING_DELAY_MS = 20;
+const HTLC_QUIET_MS = 40;
+const BOOKKEEPING_MAX_WAIT_MS = 200;
+
+/**
  * What lightningd's record of a payment's parts says of it: undefined while any part is in flight;
  * complete when a part is (the payee released the preimage), with the amounts of the parts that
  * are; else failed with `error`.
@@ -64,6 +76,16 @@ export class Outbox {
    * the error each ends with if nothing of it completes.
    */
   private readonly orphans = new Map<string, ErrorFor>();
+  /** Bookkeeping writes still to be made, by payment hash (each hash's in order). */
+  private readonly writing = new Map<string, Promise<void>>();
+  /** Calls whose payment hash is claimed and whose outcome is not queued yet. */
+  private readonly active = new Map<string, Sending>();
+  /** sendmessage calls whose first HTLC has not left yet. */
+  private preparingCalls = 0;
+  /** When an HTLC of ours last left (ms since 1970). */
+  private lastHtlc = 0;
+  /** Bookkeeping waiting for quiet, to be hurried along for a reader. */
+  private readonly waiting = new Set<{ paymentHash: string; hurry: () => void }>();
 
   constructor(
     readonly store: OutboxStore,
@@ -75,7 +97,10 @@ export class Outbox {
 
   async open(): Promise<void> {
     await this.store.open();
-    for (const hash of await this.store.pendingHashes()) await this.settle(hash, restarted);
+    for (const hash of await this.store.pendingHashes()) {
+      await this.recordClaimed(hash);
+      await this.settle(hash, restarted);
+    }
   }
 
   /** A part of some payment ended: settles the entry if it is an orphan. */
@@ -91,6 +116,98 @@ export class Outbox {
 
   now(): number {
     return seconds(this.clock());
+  }
+
+  /** A sendmessage call starts getting its first HTLC out; the function returned says it is done. */
+  preparing(): () => void {
+    this.preparingCalls++;
+    let done = false;
+    return () => {
+      if (done) return;
+      done = true;
+      this.preparingCalls--;
+    };
+  }
+
+  /** An HTLC of ours left (`sendonion`). */
+  htlcSent(): void {
+    this.lastHtlc = Date.now();
+  }
+
+  /** A call's claim stands until its outcome is queued: `current` writes its pending entry if asked. */
+  claimed(paymentHash: string, sending: Sending | undefined): void {
+    if (sending) this.active.set(paymentHash, sending);
+    else this.active.delete(paymentHash);
+  }
+
+  /**
+   * Queues a bookkeeping write for when lightningd is not busy with an HTLC of ours (see
+   * BOOKKEEPING_DELAY_MS). It holds no payment up, and a crash before it is made costs nothing:
+   * the pending mark written before the HTLC left lets the next start write the entry and settle
+   * it from lightningd's record. Readers wait for it (`current`).
+   */
+  later(paymentHash: string, work: () => Promise<unknown>, now = false): Promise<void> {
+    const write = (this.writing.get(paymentHash) ?? Promise.resolve())
+      .then(() => (now ? undefined : this.quiet(paymentHash)))
+      .then(work)
+      .then(
+        () => {},
+        (e: unknown) =>
+          this.log('broken', `outbox: could not write the entry of ${paymentHash}: ${(e as Error).message}`),
+      )
+      .finally(() => {
+        if (this.writing.get(paymentHash) === write) this.writing.delete(paymentHash);
+      });
+    this.writing.set(paymentHash, write);
+    return write;
+  }
+
+  /**
+   * Brings the store up to date for a reader (of one hash, or all): the pending entries of sends
+   * in flight, and every write queued, made now.
+   */
+  async current(paymentHash?: string): Promise<void> {
+    const asked = (hash: string) => paymentHash === undefined || paymentHash === hash;
+    for (const [hash, sending] of this.active) if (asked(hash)) sending.show();
+    for (const w of this.waiting) if (asked(w.paymentHash)) w.hurry();
+    if (paymentHash === undefined) await Promise.all(this.writing.values());
+    else await this.writing.get(paymentHash);
+  }
+
+  /** Resolves once lightningd is likely free of our HTLCs (see BOOKKEEPING_DELAY_MS), or a reader hurries it. */
+  private async quiet(paymentHash: string): Promise<void> {
+    let hurried = false;
+    const w = { paymentHash, hurry: () => {} };
+    const hurry = new Promise<void>((resolve) => {
+      w.hurry = () => {
+        hurried = true;
+        resolve();
+      };
+    });
+    this.waiting.add(w);
+    const deadline = Date.now() + BOOKKEEPING_MAX_WAIT_MS;
+    for (let wait = BOOKKEEPING_DELAY_MS; !hurried && Date.now() < deadline;) {
+      await Promise.race([hurry, new Promise((r) => setTimeout(r, wait))]);
+      const idle = Date.now() - this.lastHtlc;
+      if (this.preparingCalls === 0 && idle >= HTLC_QUIET_MS) break;
+      wait = this.preparingCalls === 0 ? HTLC_QUIET_MS - idle : HTLC_QUIET_MS;
+    }
+    this.waiting.delete(w);
+  }
+
+  /**
+   * The entry of a send a previous run left marked pending: written from the mark if it died
+   * before writing it, else its index entries written again (it may have died between writes).
+   */
+  private async recordClaimed(paymentHash: string): Promise<void> {
+    try {
+      const entry = await this.store.entry(paymentHash);
+      if (entry) return await this.store.reindex(entry);
+      const send = await this.store.pendingSend(paymentHash);
+      if (send) await this.store.record(send);
+    } catch (e) {
+      this.log('unusual', `outbox: could not write pending ${paymentHash}: ${(e as Error).message}`);
+    }
   }
 
   /** Writes an outcome; a write that fails is logged (the entry stays pending until the next start). */
@@ -124,28 +241,52 @@ export class Outbox {
   }
 }
 
-/** One sendmessage call's entry: written once the payment hash is known, ended with the call. */
+/**
+ * One sendmessage call's entry: claimed once the payment hash is known, before any HTLC leaves
+ * (its pending mark, holding the send); the entry itself written when the call ends, in its final
+ * state, or pending before that if a reader asks for it (`Outbox.current`).
+ */
 export class Sending {
-  private paymentHash?: string;
+  private claim?: ClaimedSend;
+  /** Its pending entry is written or queued. */
+  private shown = false;
+  private readonly prepared: () => void;
 
   constructor(
     private readonly outbox: Outbox,
     private readonly send: Omit<NewSend, 'paymentHash' | 'createdAt'>,
-  ) {}
+  ) {
+    this.prepared = outbox.preparing();
+  }
 
-  /** For `MessageSend.onHash`: the pending entry; refused while one for this hash is pending or complete. */
+  /** For `MessageSend.onHash`: the claim; refused while a send to this hash is pending or complete. */
   readonly begin = async (paymentHash: string): Promise<void> => {
-    const r = await this.outbox.store.begin({ ...this.send, paymentHash, createdAt: this.outbox.now() });
-    if ('existing' in r) {
-      if (r.existing.status === 'complete') throw alreadyPaid(paymentHash);
+    await this.outbox.current(paymentHash);
+    const send = { ...this.send, paymentHash, createdAt: this.outbox.now() };
+    const r = await this.outbox.store.claim(send);
+    if (r === 'busy')
       throw new SendError(`a message to payment_hash ${paymentHash} is being sent already`, [], 'invalid');
-    }
-    this.paymentHash = paymentHash;
+    if ('complete' in r) throw alreadyPaid(paymentHash);
+    this.claim = r.claimed;
+    this.outbox.claimed(paymentHash, this);
   };
 
-  async complete(r: MessageSent): Promise<void> {
-    if (!this.paymentHash) return;
-    await this.outbox.finish(this.paymentHash, {
+  /** For `MessageSend.onSent`: an HTLC left (bookkeeping waits a little more). */
+  readonly sent = (): void => {
+    this.outbox.htlcSent();
+    this.prepared();
+  };
+
+  /** A reader wants the entry while the call runs: its pending state is written now. */
+  show(): void {
+    const send = this.claim;
+    if (!send || this.shown) return;
+    this.shown = true;
+    void this.outbox.later(send.paymentHash, () => this.outbox.store.record(send), true);
+  }
+
+  complete(r: MessageSent): void {
+    this.end({
       paymentPreimage: r.paymentPreimage,
       amountSentMsat: r.amountSentMsat,
       feeMsat: r.feeMsat,
@@ -155,16 +296,33 @@ export class Sending {
   }
 
   /** The call failed with `error`, which it returns to its caller. */
-  async failed(error: EntryError): Promise<void> {
-    if (!this.paymentHash) return;
-    await this.outbox.finish(this.paymentHash, { error, completedAt: this.outbox.now() });
+  failed(error: EntryError): void {
+    this.end({ error, completedAt: this.outbox.now() });
   }
 
   /** The call ended with an error that says nothing of the payment: lightningd's record decides. */
   async unsure(e: unknown): Promise<void> {
-    if (!this.paymentHash) return;
+    this.prepared();
+    const send = this.claim;
+    if (!send) return;
+    this.show();
+    this.outbox.claimed(send.paymentHash, undefined);
+    await this.outbox.current(send.paymentHash);
     const message = String((e as Error).message ?? e);
-    await this.outbox.settle(this.paymentHash, () => ({ code: INTERNAL_ERROR, message }));
+    await this.outbox.settle(send.paymentHash, () => ({ code: INTERNAL_ERROR, message }));
+  }
+
+  /** Queues the entry's final state, written after the caller has its answer (`Outbox.later`). */
+  private end(outcome: SendOutcome): void {
+    this.prepared();
+    const send = this.claim;
+    if (!send) return;
+    const hash = send.paymentHash;
+    this.outbox.claimed(hash, undefined);
+    const shown = this.shown;
+    void this.outbox.later(hash, () =>
+      shown ? this.outbox.finish(hash, outcome) : this.outbox.store.ended(send, outcome),
+    );
   }
 }
 

@@ -32,11 +32,17 @@ export interface SendRequest {
   /** The message record's type, to name it when a payee cannot read it. */
   tlvType?: bigint;
   /** This node's id and block height, when the caller already asked. */
-  node?: { id: string; blockheight: number };
+  node?: NodeInfo;
   /** A path the caller already found, for the first attempt. */
   firstPath?: PathHop[];
   /** askrene layers the payee gave (an invoice's route hints), on every route. */
   layers?: readonly string[];
+}
+
+/** What lnmsg reads of getinfo. */
+export interface NodeInfo {
+  id: string;
+  blockheight: number;
 }
 
 export class PaymentGroup {
@@ -157,14 +163,28 @@ export class Sender {
   private getroutesSupported = true;
   /** v26.06's sendonion takes the whole payment's amount; v24.11's refuses the parameter. */
   private sendonionTakesTotal = true;
+  /** This node's id, once getinfo told it: it never changes while lightningd runs. */
+  private selfId?: string;
 
   constructor(
     private readonly rpc: Rpc,
     private readonly log: (message: string) => void = () => {},
   ) {}
 
+  /** getinfo (the block height moves on); it also tells `knownId`. */
+  async nodeInfo(): Promise<NodeInfo> {
+    const info = await this.rpc.call<NodeInfo>('getinfo');
+    this.selfId = info.id;
+    return info;
+  }
+
+  /** This node's id once any getinfo told it, so a route can be asked for before getinfo answers. */
+  knownId(): string | undefined {
+    return this.selfId;
+  }
+
   async send(req: SendRequest): Promise<SendResult> {
-    let info = req.node ?? (await this.rpc.call<{ id: string; blockheight: number }>('getinfo'));
+    let info = req.node ?? (await this.nodeInfo());
     const deadline = Date.now() + req.retryForSeconds * 1000;
     const failures: Failure[] = [];
     let pauses = 0;
@@ -236,7 +256,7 @@ export class Sender {
       if (layer) await this.learn(layer, path, failure);
       else await pauseAndForget();
       // The height moves on (and right after a node restart getinfo reports the rescan's for a while).
-      info = await this.rpc.call<{ id: string; blockheight: number }>('getinfo');
+      info = await this.nodeInfo();
       attempt++;
     }
   }

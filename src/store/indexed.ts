@@ -69,12 +69,16 @@ export class IndexedRecords<
   }
 
   /**
-   * Stores a new record; undefined if one is already stored for its hash. The record, its index
+   * Stores a new record (with the created index given, if one was taken from `nextIndex` for it);
+   * undefined if one is already stored for its hash. The record, its index
    * entry and what `alongside` writes go in one round of writes; an index entry without its
    * record is skipped by lists, and `reindex` writes it again.
    */
-  async add(r: Unindexed<T>, alongside?: (t: T) => Promise<unknown>): Promise<T | undefined> {
-    const t = { ...r, createdIndex: await this.nextIndex('created') } as T;
+  async add(
+    r: Unindexed<T> & { createdIndex?: number },
+    alongside?: (t: T) => Promise<unknown>,
+  ): Promise<T | undefined> {
+    const t = { ...r, createdIndex: r.createdIndex ?? (await this.nextIndex('created')) } as T;
     const [created] = await Promise.all([
       this.kv.create([...this.keys.records, t.paymentHash], JSON.stringify(t)),
       this.reindex(t),
@@ -85,9 +89,28 @@ export class IndexedRecords<
     return undefined;
   }
 
-  /** Writes a stored record's created index entry (again). */
-  async reindex(t: T): Promise<void> {
-    await this.kv.put(indexKey(this.keys.created, t.createdIndex), t.paymentHash);
+  /** As `add`, for a record stored already changed (as `update` would leave it): it gets an updated index too. */
+  async addChanged(
+    r: Unindexed<T> & { createdIndex?: number },
+    alongside?: (t: T) => Promise<unknown>,
+  ): Promise<T | undefined> {
+    const updatedIndex = await this.nextIndex('updated');
+    const key = indexKey(this.keys.updated, updatedIndex);
+    const t = await this.add({ ...r, updatedIndex }, (t) =>
+      Promise.all([this.kv.put(key, t.paymentHash), alongside?.(t)]),
+    );
+    if (!t) await this.kv.delete(key);
+    return t;
+  }
+
+  /** Writes a stored record's created index entry (again), and its updated one with `updated`. */
+  async reindex(t: T, updated = false): Promise<void> {
+    await Promise.all([
+      this.kv.put(indexKey(this.keys.created, t.createdIndex), t.paymentHash),
+      updated && t.updatedIndex !== undefined
+        ? this.kv.put(indexKey(this.keys.updated, t.updatedIndex), t.paymentHash)
+        : undefined,
+    ]);
   }
 
   /**

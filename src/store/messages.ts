@@ -81,6 +81,7 @@ const KEYS = {
   counters: ['lnmsg', 'meta', 'counters'],
 };
 const DAY = 86_400;
+const PAID_DELAY_MS = 100;
 
 const expiryKey = (inv: Invoice) => [
   ...K.expires,
@@ -162,9 +163,14 @@ export class MessageStore {
     await Promise.all([this.messages.reindex(m), this.markHeld(m)]);
   }
 
-  /** A paid hash leaves the expiry sweep's list (the sweep also skips paid ones, should this not run). */
+  /**
+   * A paid hash leaves the expiry sweep's list (the sweep also skips paid ones, should this not
+   * run), after PAID_DELAY_MS: lightningd runs one command at a time, and the HTLC's answer goes first.
+   */
   async paid(inv: Invoice): Promise<void> {
-    if (inv.expiresAt !== undefined) await this.kv.delete(expiryKey(inv));
+    if (inv.expiresAt === undefined) return;
+    await new Promise((r) => setTimeout(r, PAID_DELAY_MS).unref());
+    await this.kv.delete(expiryKey(inv));
   }
 
   message(paymentHash: string): Promise<ReceivedMessage | undefined> {

@@ -32,6 +32,8 @@ export interface SentMessage {
 }
 
 export type NewSend = Omit<Unindexed<SentMessage>, 'status'>;
+/** A send that holds its payment hash, with the created index its entry will have. */
+export type ClaimedSend = NewSend & Pick<SentMessage, 'createdIndex'>;
 export type SendOutcome =
   | Required<Pick<SentMessage, 'paymentPreimage' | 'amountSentMsat' | 'feeMsat' | 'parts' | 'completedAt'>>
   | Required<Pick<SentMessage, 'error' | 'completedAt'>>;
@@ -44,6 +46,8 @@ const KEYS = {
 };
 /** Hashes of the entries still pending: what a restarted plugin asks lightningd about. */
 const PENDING = ['lnmsg', 'outbox', 'pending'];
+
+const statusOf = (outcome: SendOutcome): SendStatus => ('error' in outcome ? 'failed' : 'complete');
 
 /** The outbox: every message sent, in lightningd's datastore; start-up reads one counters entry. */
 export class OutboxStore {
@@ -58,22 +62,75 @@ export class OutboxStore {
   }
 
   /**
-   * Writes a new `pending` entry, with its pending mark in the same round of writes. A failed
-   * entry for the same hash (an earlier attempt) is replaced. Returns the entry written, or the
-   * one in the way when it is pending or complete.
+   * Claims a payment hash for a new send with one write: its pending mark, which holds the send,
+   * so that a restart finds it and can write its entry (`pendingSend`). The entry itself is
+   * written by `record` or `ended`, which need not hold the HTLC up. `busy` while another send
+   * to the hash is pending; the complete entry in the way if there is one.
    */
-  async begin(send: NewSend): Promise<{ entry: SentMessage } | { existing: SentMessage }> {
-    for (;;) {
-      const entry = await this.sent.add({ ...send, status: 'pending' }, (e) =>
-        this.kv.put([...PENDING, e.paymentHash], ''),
-      );
-      if (entry) return { entry };
-      const existing = await this.sent.get(send.paymentHash);
-      // The mark written with the attempt belongs to no pending entry.
-      if (existing?.status === 'complete') await this.forgetPending(send.paymentHash);
-      if (existing && existing.status !== 'failed') return { existing };
-      if (existing) await this.sent.remove(send.paymentHash);
+  async claim(send: NewSend): Promise<{ claimed: ClaimedSend } | 'busy' | { complete: SentMessage }> {
+    // Taken now, so entries list in the order their sends began, whenever each is written.
+    const claim = { ...send, createdIndex: await this.sent.nextIndex('created') };
+    const [claimed, existing] = await Promise.all([
+      this.kv.create([...PENDING, send.paymentHash], JSON.stringify(claim)),
+      this.sent.get(send.paymentHash),
+    ]);
+    if (existing?.status === 'complete') {
+      // The mark is ours, or one left by a send that ended: neither belongs to a pending send.
+      await this.forgetPending(send.paymentHash);
+      return { complete: existing };
     }
+    // A mark held by another: a send of this run (a start settles those a previous one left).
+    return claimed ? { claimed: claim } : 'busy';
+  }
+
+  /**
+   * Writes a claimed send's `pending` entry; an ended entry of an earlier attempt (or a pending
+   * one no mark watches, left by an older lnmsg) gives way to it.
+   */
+  async record(send: ClaimedSend): Promise<SentMessage> {
+    for (;;) {
+      const entry =
+        (await this.sent.add({ ...send, status: 'pending' })) ?? (await this.kept(send.paymentHash));
+      if (entry) return entry;
+    }
+  }
+
+  /**
+   * The entry in the way of a claimed send's: a complete one stays (a claim is refused while
+   * there is one, so none should be); any other is removed, and undefined returned.
+   */
+  private async kept(paymentHash: string): Promise<SentMessage | undefined> {
+    const existing = await this.sent.get(paymentHash);
+    if (existing?.status === 'complete') return existing;
+    if (existing) await this.sent.remove(paymentHash);
+    return undefined;
+  }
+
+  /**
+   * Writes the entry of a claimed send that ended before anyone needed it pending: in its final
+   * state at once, then clears the mark. An ended entry of an earlier attempt gives way to it.
+   */
+  async ended(send: ClaimedSend, outcome: SendOutcome): Promise<SentMessage> {
+    for (;;) {
+      const entry =
+        (await this.sent.addChanged({ ...send, ...outcome, status: statusOf(outcome) })) ??
+        (await this.kept(send.paymentHash));
+      if (entry) {
+        await this.forgetPending(send.paymentHash);
+        return entry;
+      }
+    }
+  }
+
+  /** Writes an entry's index entries again. */
+  reindex(e: SentMessage): Promise<void> {
+    return this.sent.reindex(e, true);
+  }
+
+  /** The send a pending mark holds (older lnmsg versions wrote empty marks). */
+  async pendingSend(paymentHash: string): Promise<ClaimedSend | undefined> {
+    const e = await this.kv.get([...PENDING, paymentHash]);
+    return e?.value ? (JSON.parse(e.value) as ClaimedSend) : undefined;
   }
 
   /**
@@ -82,9 +139,7 @@ export class OutboxStore {
    */
   async finish(paymentHash: string, outcome: SendOutcome): Promise<SentMessage | undefined> {
     const r = await this.sent.update(paymentHash, (e) =>
-      e.status === 'pending'
-        ? { ...e, ...outcome, status: 'error' in outcome ? 'failed' : 'complete' }
-        : undefined,
+      e.status === 'pending' ? { ...e, ...outcome, status: statusOf(outcome) } : undefined,
     );
     if (r) await this.forgetPending(paymentHash);
     return r?.after;
