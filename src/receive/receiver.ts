@@ -605,7 +605,6 @@ export class Receiver {
     }
     if (!stored)
       return { kind: 'refuse', reason: 'a message is already stored for this hash', cause: 'already_paid' };
-    if (inv) this.background(this.store.paid(inv), 'clearing a paid hash from the expiry list');
     // A message lightningd settles is announced once it did (`confirmSettled`).
     if (stored.status !== 'settling') for (const l of this.listeners) l(stored);
     if (!decideBy) return { kind: 'settle' };

@@ -81,7 +81,6 @@ const KEYS = {
   counters: ['lnmsg', 'meta', 'counters'],
 };
 const DAY = 86_400;
-const PAID_DELAY_MS = 100;
 
 const expiryKey = (inv: Invoice) => [
   ...K.expires,
@@ -163,16 +162,6 @@ export class MessageStore {
     await Promise.all([this.messages.reindex(m), this.markHeld(m)]);
   }
 
-  /**
-   * A paid hash leaves the expiry sweep's list (the sweep also skips paid ones, should this not
-   * run), after PAID_DELAY_MS: lightningd runs one command at a time, and the HTLC's answer goes first.
-   */
-  async paid(inv: Invoice): Promise<void> {
-    if (inv.expiresAt === undefined) return;
-    await new Promise((r) => setTimeout(r, PAID_DELAY_MS).unref());
-    await this.kv.delete(expiryKey(inv));
-  }
-
   message(paymentHash: string): Promise<ReceivedMessage | undefined> {
     return this.messages.get(paymentHash);
   }
@@ -220,7 +209,8 @@ export class MessageStore {
 
   /**
    * Removes the unpaid payment hashes that expired before today (UTC), a day's bucket at a time.
-   * Returns how many were removed.
+   * Returns how many were removed. Paid hashes stay on the expiry list until then (the sweep skips
+   * them): taking them off as they are paid would cost a datastore write on every payment.
    */
   async sweepExpired(now: number): Promise<number> {
     let removed = 0;
