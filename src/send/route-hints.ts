@@ -1,6 +1,5 @@
-import { randomBytes } from 'node:crypto';
-import { type Rpc, RpcError, UNKNOWN_COMMAND } from '../cln/rpc.js';
-import { toHex } from '../wire/bytes.js';
+import { type Rpc, RpcError } from '../cln/rpc.js';
+import { createLayer, removeLayer } from './askrene-layer.js';
 import type { HintedChannel } from './invoice.js';
 import { SendError } from './sender.js';
 
@@ -21,7 +20,7 @@ export async function withRouteHints<T>(
   pay: { paymentHash: string; amountMsat: number; maxFeeMsat: number },
   send: (layers: string[]) => Promise<T>,
 ): Promise<T> {
-  const layer = hints.length > 0 ? await createLayer(rpc, pay.paymentHash) : undefined;
+  const layer = hints.length > 0 ? await createLayer(rpc, 'lnmsg-hints', pay.paymentHash) : undefined;
   if (!layer) return send([]);
   try {
     const capacity = (pay.amountMsat + pay.maxFeeMsat) * 100;
@@ -50,7 +49,7 @@ export async function withRouteHints<T>(
     }
     return await send([layer]);
   } finally {
-    await rpc.call('askrene-remove-layer', { layer }).catch(() => {});
+    await removeLayer(rpc, layer);
   }
 }
 
@@ -65,17 +64,5 @@ async function hinted(hop: HintedChannel, call: () => Promise<unknown>): Promise
       [],
       'no-route',
     );
-  }
-}
-
-async function createLayer(rpc: Rpc, paymentHash: string): Promise<string | undefined> {
-  const layer = `lnmsg-hints-${paymentHash.slice(0, 16)}-${toHex(randomBytes(4))}`;
-  try {
-    await rpc.call('askrene-create-layer', { layer });
-    return layer;
-  } catch (e) {
-    // Without askrene lnmsg routes with getroute, which takes no hints: a private payee is not found.
-    if (e instanceof RpcError && e.code === UNKNOWN_COMMAND) return undefined;
-    throw e;
   }
 }

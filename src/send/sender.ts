@@ -1,5 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import { type Rpc, RpcError, UNKNOWN_COMMAND } from '../cln/rpc.js';
+import { createLayer, removeLayer } from './askrene-layer.js';
 import { INVALID_PARAMS } from '../cln/plugin.js';
 import { decodeFailureMessage, failureCodeName, NODE, PERM } from '../onion/failure.js';
 import { HOP_PAYLOADS_SIZE, hopPayloadsSize } from '../onion/sphinx.js';
@@ -265,20 +266,12 @@ export class Sender {
   async forget(group: PaymentGroup): Promise<void> {
     const layer = await group.layer;
     group.layer = undefined;
-    if (layer) await this.rpc.call('askrene-remove-layer', { layer }).catch(() => {});
+    if (layer) await removeLayer(this.rpc, layer);
   }
 
   /** A fresh askrene layer, or undefined where askrene is missing (then failures only pause). */
   private async createLayer(paymentHash: string): Promise<string | undefined> {
-    if (!this.getroutesSupported) return undefined;
-    const layer = `lnmsg-${paymentHash.slice(0, 16)}-${toHex(randomBytes(4))}`;
-    try {
-      await this.rpc.call('askrene-create-layer', { layer });
-      return layer;
-    } catch (e) {
-      if (e instanceof RpcError && e.code === UNKNOWN_COMMAND) return undefined;
-      throw e;
-    }
+    return this.getroutesSupported ? createLayer(this.rpc, 'lnmsg', paymentHash) : undefined;
   }
 
   async route(self: string, req: SendRequest, layer?: string, failures: Failure[] = []): Promise<PathHop[]> {
