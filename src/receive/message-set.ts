@@ -23,16 +23,16 @@ import type { RefusalCause } from '../wire/refusal.js';
 export type SetState = 'collecting' | 'complete' | 'deciding' | 'settled' | 'refused';
 
 /** How the HTLCs are answered; a refusal says why, for the log and (its cause) for the payer. */
-export type Answer =
-  | { settle: true }
-  | {
-      settle: false;
-      reason: string;
-      cause: RefusalCause;
-      /** The payee's own words (a decision's reason), meant for the payer. */
-      told?: string;
-      timeout?: boolean;
-    };
+export type Answer = { settle: true } | Refused;
+
+export interface Refused {
+  settle: false;
+  reason: string;
+  cause: RefusalCause;
+  /** The payee's own words (a decision's reason), meant for the payer. */
+  told?: string;
+  timeout?: boolean;
+}
 
 export type Decision = { accept: true } | { accept: false; reason: string };
 
@@ -150,7 +150,7 @@ export class MessageSet<C = unknown> {
    * undefined once it belongs (a replay belongs already). For a set `settledByInvoice`, where
    * lightningd answers the HTLCs and `paid` says when the whole amount is in.
    */
-  join(part: Part<C>): Answer | undefined {
+  join(part: Part<C>): Refused | undefined {
     if (this.parts.has(refKey(part.htlc))) return undefined;
     if (this.current !== 'collecting') {
       return this.current === 'settled'
@@ -170,8 +170,9 @@ export class MessageSet<C = unknown> {
     this.pieces.set(part.offset, part);
     this.covered += part.data.length;
     if (problem) {
-      this.end(refused(problem, 'malformed'));
-      return this.fate;
+      const fatal = refused(problem, 'malformed');
+      this.end(fatal);
+      return fatal;
     }
     if (!first) {
       this.first = part;
@@ -272,7 +273,7 @@ export class MessageSet<C = unknown> {
   }
 }
 
-function refused(reason: string, cause: RefusalCause): Answer {
+function refused(reason: string, cause: RefusalCause): Refused {
   return { settle: false, reason, cause };
 }
 

@@ -27,6 +27,7 @@ import {
 } from '../wire/message-records.js';
 import {
   type Answer,
+  type Refused,
   type Completion,
   type Decision,
   MessageSet,
@@ -98,6 +99,14 @@ const BLOCK_MS = 600_000;
 
 type Verdict = { ok: true; state: 'settled' | 'refused' };
 export type DecideOutcome = Verdict | { ok: false; why: string };
+
+/** What the payee asks of a payment hash it hands out. */
+interface HashOptions {
+  amountMsat?: number;
+  label?: string;
+  hold?: boolean;
+  expirySeconds?: number;
+}
 
 /** lightningd's invoices: made with `invoice`, found by payment hash. */
 export interface InvoiceBook {
@@ -171,7 +180,7 @@ export class Receiver {
     await this.store.open();
     this.paidByNode = paidByNode;
     const held = await this.store.heldHashes();
-    if (held.length > 0) this.after(graceMs, () => void this.reconcile(held, paidByNode));
+    if (held.length > 0) this.after(graceMs, () => void this.reconcile(held));
   }
 
   /** Sweeps expired unpaid payment hashes now and then, telling `onSwept` how many went. */
@@ -197,26 +206,10 @@ export class Receiver {
     return () => this.listeners.delete(listener);
   }
 
-  async newInvoice(opts: {
-    amountMsat?: number;
-    label?: string;
-    hold?: boolean;
-    expirySeconds?: number;
-  }): Promise<Invoice & { preimage: string }> {
-    const preimage = randomBytes(32);
-    const createdAt = this.now();
-    const inv = {
-      paymentHash: toHex(sha256(preimage)),
-      preimage: toHex(preimage),
-      amountMsat: opts.amountMsat ?? 0,
-      label: opts.label,
-      createdAt,
-      hold: opts.hold ?? false,
-      expiresAt: createdAt + (opts.expirySeconds ?? this.config.expirySeconds),
-    };
-    if (!(await this.store.addInvoice(inv)))
-      throw new Error(`payment hash ${inv.paymentHash} already exists`);
-    return inv;
+  /** A payment hash for the seed's flow: lnmsg settles it with the preimage it keeps. */
+  async newInvoice(opts: HashOptions): Promise<Invoice & { preimage: string }> {
+    const { inv, preimage } = await this.addHash(opts, (_, p) => ({ preimage: toHex(p) }));
+    return { ...inv, preimage: toHex(preimage) };
   }
 
   /**
@@ -225,35 +218,19 @@ export class Receiver {
    * record of it is written before the invoice exists, so a crash between the two can only leave
    * a record without an invoice (swept at expiry), never an invoice that skips `hold`.
    */
-  async newBolt11(opts: {
-    amountMsat?: number;
-    label?: string;
-    description?: string;
-    hold?: boolean;
-    expirySeconds?: number;
-  }): Promise<CreatedInvoice & { label: string }> {
-    const preimage = randomBytes(32);
-    const paymentHash = toHex(sha256(preimage));
-    const createdAt = this.now();
-    const expirySeconds = opts.expirySeconds ?? this.config.expirySeconds;
-    const label = opts.label ?? `lnmsg-${paymentHash.slice(0, 16)}`;
-    const inv: Invoice = {
-      paymentHash,
+  async newBolt11(opts: HashOptions & { description?: string }): Promise<CreatedInvoice & { label: string }> {
+    const { inv, preimage } = await this.addHash(opts, (hash) => ({
       paymentSecret: '',
-      amountMsat: opts.amountMsat ?? 0,
-      label,
-      createdAt,
-      hold: opts.hold ?? false,
-      expiresAt: createdAt + expirySeconds,
-    };
-    if (!(await this.store.addInvoice(inv))) throw new Error(`payment hash ${paymentHash} already exists`);
+      label: opts.label ?? `lnmsg-${hash.slice(0, 16)}`,
+    }));
+    const label = inv.label as string;
     let made: CreatedInvoice;
     try {
       made = await this.invoices.create({
         amountMsat: opts.amountMsat || undefined,
         label,
         description: opts.description ?? 'a message by lnmsg',
-        expirySeconds,
+        expirySeconds: opts.expirySeconds ?? this.config.expirySeconds,
         preimage: toHex(preimage),
       });
     } catch (e) {
@@ -262,6 +239,30 @@ export class Receiver {
     }
     await this.store.setInvoice({ ...inv, paymentSecret: made.payment_secret });
     return { ...made, label };
+  }
+
+  /**
+   * Draws a preimage and writes lnmsg's record of its hash before anyone can pay it; `more` adds
+   * what the kind of hash keeps (the seed's flow its preimage, an invoice its label and secret).
+   */
+  private async addHash(
+    opts: HashOptions,
+    more: (paymentHash: string, preimage: Uint8Array) => Partial<Invoice>,
+  ): Promise<{ inv: Invoice; preimage: Uint8Array }> {
+    const preimage = randomBytes(32);
+    const paymentHash = toHex(sha256(preimage));
+    const createdAt = this.now();
+    const inv: Invoice = {
+      paymentHash,
+      amountMsat: opts.amountMsat ?? 0,
+      label: opts.label,
+      createdAt,
+      hold: opts.hold ?? false,
+      expiresAt: createdAt + (opts.expirySeconds ?? this.config.expirySeconds),
+      ...more(paymentHash, preimage),
+    };
+    if (!(await this.store.addInvoice(inv))) throw new Error(`payment hash ${paymentHash} already exists`);
+    return { inv, preimage };
   }
 
   async isOurs(paymentHash: string): Promise<boolean> {
@@ -644,7 +645,7 @@ export class Receiver {
    * while lnmsg was away (settled only if lightningd says so), and lightningd's notification of a
    * settled invoice may have been missed.
    */
-  private async reconcile(held: string[], paidByNode: (hash: string) => Promise<boolean>): Promise<void> {
+  private async reconcile(held: string[]): Promise<void> {
     for (const hash of held) {
       if (this.sets.has(hash)) continue;
       try {
@@ -653,7 +654,7 @@ export class Receiver {
           await this.store.forgetHeld(hash);
           continue;
         }
-        const paid = await paidByNode(hash);
+        const paid = await this.paidByNode(hash);
         this.log(
           'unusual',
           `${m.status} message ${hash} lost its HTLCs while lnmsg was not running: ${paid ? 'settled' : 'refunded'}`,
@@ -866,8 +867,8 @@ function refusalMessage(p: Problem, amountMsat: number, height: number): Uint8Ar
 }
 
 /** A refused set's answer as a problem: a decision's reason travels to the payer, others only with their cause. */
-function answerProblem(a: Answer): Problem {
-  return a.settle ? problem('refused', 'settled') : problem(a.cause, a.reason, a.told);
+function answerProblem(a: Refused): Problem {
+  return problem(a.cause, a.reason, a.told);
 }
 
 /** Whether the HTLC carries the invoice's payment secret (compared in constant time). */
