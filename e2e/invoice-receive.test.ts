@@ -1,4 +1,5 @@
 import assert from 'node:assert/strict';
+import { createHash } from 'node:crypto';
 import { describe, test } from 'node:test';
 import { RpcError } from '../src/cln/rpc.js';
 import { networkForSuite, until } from './support/network.js';
@@ -33,6 +34,17 @@ describe('messages and payment data on invoices (payee)', () => {
   const invoiceStatus = async (hash: string) =>
     (await suite.net.call<{ invoices: { status: string }[] }>(3, 'listinvoices', { payment_hash: hash }))
       .invoices[0]?.status;
+  /** A keysend of node 1's lightningd (no lnmsg message) with `extratlvs`; its payment hash. */
+  const keysend = async (extratlvs: Record<string, string>) => {
+    const r = (await suite.net.coreKeysend(1, {
+      destination: suite.payee,
+      amount_msat: 5000,
+      extratlvs,
+    })) as {
+      payment_preimage: string;
+    };
+    return createHash('sha256').update(Buffer.from(r.payment_preimage, 'hex')).digest('hex');
+  };
   const refusal = (p: Promise<unknown>) =>
     p.then(
       () => assert.fail('expected a refusal'),
@@ -133,14 +145,7 @@ describe('messages and payment data on invoices (payee)', () => {
 
   test('a boostagram by xkeysend (keysend before v26.06; no lnmsg message) is listed with its text and fields', async () => {
     const boost = { message: 'great episode', action: 'boost', value_msat_total: 5000, app_name: 'e2e' };
-    const r = (await suite.net.coreKeysend(1, {
-      destination: suite.payee,
-      amount_msat: 5000,
-      extratlvs: { '7629169': hex(JSON.stringify(boost)), '7629171': hex('a tip note') },
-    })) as { payment_preimage: string };
-    const hash = Buffer.from(
-      await crypto.subtle.digest('SHA-256', Buffer.from(r.payment_preimage, 'hex')),
-    ).toString('hex');
+    const hash = await keysend({ '7629169': hex(JSON.stringify(boost)), '7629171': hex('a tip note') });
     const m = await settled(hash);
     assert.equal(m.message, 'great episode');
     assert.equal(m.kind, 'keysend');
@@ -156,14 +161,7 @@ describe('messages and payment data on invoices (payee)', () => {
   });
 
   test('a boostagram that is not JSON is kept raw and flagged', async () => {
-    const r = (await suite.net.coreKeysend(1, {
-      destination: suite.payee,
-      amount_msat: 5000,
-      extratlvs: { '7629169': hex('{not json') },
-    })) as { payment_preimage: string };
-    const hash = Buffer.from(
-      await crypto.subtle.digest('SHA-256', Buffer.from(r.payment_preimage, 'hex')),
-    ).toString('hex');
+    const hash = await keysend({ '7629169': hex('{not json') });
     const m = (await settled(hash)) as Entry & { record_problems?: { type: string }[] };
     assert.deepEqual(m.records, [{ type: '7629169', value: hex('{not json') }]);
     assert.deepEqual(
