@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { promisify } from 'node:util';
 import { lightningCliRequest, local, README, readmeCommands, shellCommands } from '../test/support/readme.js';
-import { Network, PLUGIN } from './support/network.js';
+import { Network, PLUGIN, until } from './support/network.js';
 
 const run = promisify(execFile);
 
@@ -84,7 +84,8 @@ describe("the README's ways to load the plugin, on a real node started without i
     assert.ok(config);
     writeFileSync(join(net.nodeDir(1), 'config'), `${local(config.text)}\n`);
     await net.restart(1);
-    assert.ok(await loaded());
+    // lightningd answers RPC before every plugin has answered init: wait for lnmsg's.
+    await until('lnmsg loaded from the config file', loaded);
     const inbox = await run(process.execPath, [
       join(PLUGIN, '..', 'lnmsg'),
       '--lightning-dir',
