@@ -95,13 +95,18 @@ describe('the outbox in the plugin process, behind a fake lightningd', needsShar
     const sent = node.fake.requests.findIndex(
       (r) => r.method === 'sendonion' && params(r).payment_hash === hash,
     );
-    const mark = node.fake.requests[written(`lnmsg/outbox/pending/${hash}`)];
+    const claimIndex = node.fake.requests.findIndex(
+      (r) =>
+        r.method === 'datastore' &&
+        params(r).key?.slice(0, 3).join('/') === 'lnmsg/outbox/inflight' &&
+        (JSON.parse((r.params as { string: string }).string) as { paymentHash: string }).paymentHash === hash,
+    );
     assert.ok(
-      written(`lnmsg/outbox/pending/${hash}`) < sent,
-      'the pending mark was written before the HTLC went out',
+      claimIndex >= 0 && claimIndex < sent,
+      'the claim was written to a slot before the HTLC went out',
     );
     assert.equal(
-      JSON.parse((mark?.params as { string: string }).string).messageHex,
+      JSON.parse((node.fake.requests[claimIndex]?.params as { string: string }).string).messageHex,
       pending.message_hex,
       'holding the send, so a restart can write its entry',
     );
@@ -118,29 +123,35 @@ describe('the outbox in the plugin process, behind a fake lightningd', needsShar
       ['complete', result.payment_preimage, result.fee_msat, result.amount_sent_msat, 1],
     );
     assert.equal(typeof done.completed_at, 'number');
-    assert.equal(typeof done.updated_index, 'number');
-    assert.deepEqual(
-      outboxKeys(hash).filter((k) => k[2] === 'pending'),
-      [],
-      'no longer marked pending',
-    );
+    assert.equal(typeof done.updated_index, 'number', 'written pending, then changed');
   });
 
   test('a send nobody lists while in flight: its entry written once, already complete, after the answer', async () => {
     const answer = await keysend('quick');
     const hash = (answer.result as { payment_hash: string }).payment_hash;
     const done = (await entry(hash)) as Sent;
-    assert.deepEqual([done.status, done.message, typeof done.updated_index], ['complete', 'quick', 'number']);
+    assert.deepEqual(
+      [done.status, done.message, done.updated_index],
+      ['complete', 'quick', undefined],
+      'never changed once written: no updated index',
+    );
     const writes = node.fake.requests.filter(
       (r) =>
         r.method === 'datastore' &&
         (r.params as { key: string[] }).key.join('/') === `lnmsg/outbox/message/${hash}`,
     );
     assert.equal(writes.length, 1, 'no pending state written first');
+    const mentions = (r: IncomingRequest) => {
+      const p = r.params as { key: string[]; string?: string };
+      return p.key.includes(hash) || (p.string ?? '').includes(hash);
+    };
     assert.deepEqual(
-      outboxKeys(hash).filter((k) => k[2] === 'pending'),
-      [],
-      'no longer marked pending',
+      node.fake.requests
+        .filter((r) => ['datastore', 'deldatastore'].includes(r.method) && mentions(r))
+        .map((r) => `${r.method} ${(r.params as { key: string[] }).key[2]}`)
+        .sort(),
+      ['datastore created', 'datastore inflight', 'datastore message'],
+      'three writes in all: its claim, its entry, its created index entry',
     );
   });
 
@@ -179,7 +190,16 @@ describe('the outbox in the plugin process, behind a fake lightningd', needsShar
   });
 
   test('sendmessage_list pages by created and updated index, checking its parameters as receivemessage_list', async () => {
-    for (const m of ['one', 'two', 'three']) assert.equal((await keysend(m)).error, undefined);
+    assert.equal((await keysend('one')).error, undefined);
+    for (const m of ['two', 'three']) {
+      // Listed while in flight: written pending, then changed.
+      const held = holdWaitsendpay();
+      const answer = keysend(m);
+      await held.asked;
+      await list();
+      held.release();
+      assert.equal((await answer).error, undefined);
+    }
     const all = (await list()).messages;
     const from = (all[1] as Sent).created_index;
     const page = await node.result<{ messages: Sent[] }>('sendmessage_list', ['created', from, 2]);
@@ -188,7 +208,11 @@ describe('the outbox in the plugin process, behind a fake lightningd', needsShar
       all.slice(1, 3).map((m) => m.payment_hash),
     );
     const updated = (await list({ index: 'updated' })).messages;
-    assert.equal(updated.length, all.length, 'every entry here has ended');
+    assert.deepEqual(
+      updated.slice(-2).map((m) => m.message),
+      ['two', 'three'],
+      'the entries that changed once written; "one" was written once, ended',
+    );
     const order = updated.map((m) => m.updated_index as number);
     assert.deepEqual(
       order,
@@ -264,9 +288,9 @@ describe('the outbox in the plugin process, behind a fake lightningd', needsShar
         createdAt: 1_790_000_000,
       };
       const r = await previous.claim(send);
-      assert.ok(typeof r === 'object' && 'claimed' in r);
+      assert.ok(r !== 'busy');
       // The entry is written once the HTLC left: the unsent one died before.
-      if (h !== unsent) await previous.record(r.claimed);
+      if (h !== unsent) await previous.record(r);
     }
     rpc.close();
     const asked = () =>

@@ -45,12 +45,23 @@ async function begun(store: OutboxStore, s: NewSend) {
 /** The claim of a send that nothing stands in the way of. */
 async function claimed(store: OutboxStore, s: NewSend) {
   const r = await store.claim(s);
-  assert.ok(typeof r === 'object' && 'claimed' in r, `claim ${s.paymentHash}`);
-  return r.claimed;
+  assert.ok(r !== 'busy', `claim ${s.paymentHash}`);
+  return r;
 }
 
-const completeIn = (r: Awaited<ReturnType<OutboxStore['claim']>>) =>
-  typeof r === 'object' && 'complete' in r ? r.complete.status : r;
+const SLOTS = ['lnmsg', 'outbox', 'inflight'];
+/** What the slots hold on disk: each one's claimed hash, or '' for an empty one. */
+const slotHashes = (kv: MemoryKv) =>
+  kv
+    .all()
+    .filter((e) => e.key.slice(0, 3).join('/') === SLOTS.join('/'))
+    .map((e) => (e.value ? (JSON.parse(e.value) as NewSend).paymentHash : ''));
+
+/** The hashes a restarted store finds unended. */
+async function recovered(kv: MemoryKv) {
+  const { store } = await openStore(kv);
+  return { store, unended: await store.recover() };
+}
 
 async function openStore(kv = new MemoryKv()) {
   const store = new OutboxStore(kv);
@@ -82,12 +93,12 @@ describe('OutboxStore over a datastore', () => {
     );
   });
 
-  test('an outcome gives the entry an updated index and clears its pending mark; the first outcome stands', async () => {
-    const { store } = await openStore();
+  test('an outcome gives a pending entry an updated index and frees its slot; the first outcome stands', async () => {
+    const { store, kv } = await openStore();
     const [a, b] = [hash(), hash()];
     await begun(store, send(a));
     await begun(store, send(b));
-    assert.deepEqual((await store.pendingHashes()).sort(), [a, b].sort());
+    assert.deepEqual((await recovered(kv)).unended.sort(), [a, b].sort());
     assert.deepEqual(await store.list('updated', 0, 10), []);
 
     const done = await store.finish(a, complete);
@@ -108,7 +119,7 @@ describe('OutboxStore over a datastore', () => {
       (await store.list('updated', 2, 10)).map((e) => e.paymentHash),
       [b],
     );
-    assert.deepEqual(await store.pendingHashes(), []);
+    assert.deepEqual((await recovered(kv)).unended, []);
 
     assert.equal(await store.finish(a, failed()), undefined, 'a complete entry does not fail afterwards');
     const a2 = await store.entry(a);
@@ -116,7 +127,7 @@ describe('OutboxStore over a datastore', () => {
     assert.equal((await store.list('updated', 0, 10)).length, 2, 'no updated index for a change not made');
   });
 
-  test('claim: a pending or complete send is in the way; a failed one gives way to the new attempt', async () => {
+  test('claim: a send not ended is in the way; an ended one gives way; a complete entry outlives a refused attempt', async () => {
     const { store } = await openStore();
     const h = hash();
     const claim = await claimed(store, send(h, 'first'));
@@ -136,28 +147,88 @@ describe('OutboxStore over a datastore', () => {
       [['pending', 'second']],
     );
     await store.finish(h, complete);
-    assert.equal(completeIn(await store.claim(send(h, 'third'))), 'complete');
-    assert.deepEqual(await store.pendingHashes(), [], 'the refused attempt left no pending mark');
+    // lightningd refuses to pay a paid hash again: that attempt ends failed, the entry stays complete.
+    const third = await claimed(store, send(h, 'third'));
+    const kept = await store.ended(third, failed('already paid'));
+    assert.deepEqual([kept.status, kept.createdIndex], ['complete', retry.createdIndex]);
+    await claimed(store, send(h, 'fourth'));
   });
 
-  test('a pending mark left by a send that ended: refused while it stands; a complete entry clears it, a start any', async () => {
+  test('a slot takes the next claim once its send ended; a restart tells stale claims by their entries', async () => {
     const { store, kv } = await openStore();
-    const [failedHash, paidHash] = [hash(), hash()];
+    const [a, b, c, d] = [hash(), hash(), hash(), hash()];
+    await store.ended(await claimed(store, send(a)), complete);
+    await claimed(store, send(b));
+    const cClaim = await claimed(store, send(c));
+    assert.deepEqual(slotHashes(kv), [b, c], "a's slot holds b's claim now");
+    await store.ended(cClaim, failed());
+    await store.ended(await claimed(store, send(d)), complete);
+    assert.deepEqual(slotHashes(kv), [b, d], 'c ended: d took its slot');
+    const { store: restarted, unended } = await recovered(kv);
+    assert.deepEqual(unended, [b], 'd ended; b died with its claim alone');
+    assert.equal((await restarted.entry(b))?.status, 'pending', 'its entry written from the claim');
+    assert.deepEqual(
+      (await restarted.list('created', 0, 10)).map((e) => e.paymentHash),
+      [a, b, c, d],
+    );
+    assert.equal(await restarted.claim(send(b, 'again')), 'busy', 'held until settled');
+    await restarted.finish(b, failed());
+    assert.deepEqual(slotHashes(kv), [b, d], 'nothing written to free a slot');
+    await claimed(restarted, send(b, 'again'));
+  });
+
+  test('of two claims of one hash left in the slots, the newer stands', async () => {
+    const { store, kv } = await openStore();
+    const h = hash();
+    const holder = await claimed(store, send(hash()));
+    await store.ended(await claimed(store, send(h, 'old')), failed());
+    await store.ended(holder, complete);
+    await claimed(store, send(h, 'new'));
+    assert.deepEqual(slotHashes(kv), [h, h]);
+    const { store: restarted, unended } = await recovered(kv);
+    assert.deepEqual(unended, [h]);
+    const e = await restarted.entry(h);
+    assert.deepEqual([e?.status, Buffer.from(e?.messageHex ?? '', 'hex').toString()], ['pending', 'new']);
+  });
+
+  test('a send writes its slot once, and its ended entry as one record and one created index entry', async () => {
+    const { store, kv } = await openStore();
+    await claimed(store, send(hash())); // the counters' first reservation is written
+    const writes: string[] = [];
+    for (const method of ['create', 'put', 'replace', 'delete'] as const) {
+      const original = kv[method].bind(kv) as (...a: unknown[]) => Promise<unknown>;
+      (kv as unknown as Record<string, unknown>)[method] = (...a: unknown[]) => {
+        writes.push(`${method} ${(a[0] as string[])[2]}`);
+        return original(...a);
+      };
+    }
+    const c = await claimed(store, send(hash()));
+    assert.deepEqual(writes, ['put inflight'], 'before the HTLC');
+    writes.length = 0;
+    const e = await store.ended(c, complete);
+    assert.deepEqual(writes.sort(), ['create message', 'put created'], 'after it');
+    assert.equal(e.updatedIndex, undefined, 'written once: never updated');
+  });
+
+  test('pending marks of an older lnmsg: busy until the start settles them, then removed', async () => {
+    const { store, kv } = await openStore();
+    const [failedHash, paidHash, unwritten] = [hash(), hash(), hash()];
     for (const [h, outcome] of [
       [failedHash, failed()],
       [paidHash, complete],
-    ] as const) {
-      await begun(store, send(h));
-      await store.finish(h, outcome);
-      // As if the removal of the mark failed, or the process died before it.
-      await kv.put(['lnmsg', 'outbox', 'pending', h], JSON.stringify(send(h)));
-    }
-    assert.equal(await store.claim(send(failedHash, 'again')), 'busy', 'as if a send of this run held it');
-    assert.equal(completeIn(await store.claim(send(paidHash, 'again'))), 'complete');
-    assert.deepEqual(await store.pendingHashes(), [failedHash]);
+    ] as const)
+      await store.ended(await claimed(store, send(h)), outcome);
+    for (const h of [failedHash, paidHash, unwritten])
+      await kv.put(['lnmsg', 'outbox', 'pending', h], JSON.stringify({ ...send(h), createdIndex: 900 }));
     const { store: restarted } = await openStore(kv);
+    assert.equal(await restarted.claim(send(failedHash, 'again')), 'busy', 'as if a send held it');
     await outboxOver(restarted, new Map()).outbox.open();
-    assert.deepEqual(await restarted.pendingHashes(), []);
+    assert.deepEqual(
+      kv.all().filter((e) => e.key[2] === 'pending'),
+      [],
+      'every mark removed once its entry ended',
+    );
+    assert.match((await restarted.entry(unwritten))?.error?.message ?? '', /restarted before/);
     await claimed(restarted, send(failedHash, 'again'));
   });
 
@@ -173,9 +244,12 @@ describe('OutboxStore over a datastore', () => {
     assert.equal(await store.delete(h), undefined);
     assert.deepEqual(
       kv.all().map((e) => e.key.join('/')),
-      ['lnmsg/outbox/counters'],
-      'no index entry or mark left behind',
+      ['lnmsg/outbox/counters', 'lnmsg/outbox/inflight/0'],
+      'no index entry left behind',
     );
+    assert.deepEqual(slotHashes(kv), [''], 'nor a claim that would bring the entry back');
+    assert.deepEqual((await recovered(kv)).unended, []);
+    assert.equal(await (await openStore(kv)).store.entry(h), undefined);
   });
 
   test('a restarted store goes on from its counters: no index is handed out twice', async () => {
@@ -257,7 +331,7 @@ describe('Outbox: pending entries settled from lightningd’s record', needsShar
       /restarted before the message was sent/,
     );
     assert.equal((await restarted.entry(flying))?.status, 'pending');
-    assert.deepEqual(await restarted.pendingHashes(), [flying]);
+    assert.deepEqual((await recovered(kv)).unended, [flying], 'a further restart still finds it in flight');
 
     asked.length = 0;
     await outbox.sendpayEnded(hash());
@@ -289,7 +363,7 @@ describe('Outbox: pending entries settled from lightningd’s record', needsShar
       claims.map((c) => c.createdIndex),
       'the indexes taken at the claims',
     );
-    assert.deepEqual(await restarted.pendingHashes(), [flying]);
+    assert.deepEqual((await recovered(kv)).unended, [flying], 'a further restart still finds it in flight');
     assert.deepEqual(
       (await restarted.list('created', 0, 10)).map((e) => e.paymentHash).sort(),
       [unsent, flying].sort(),
@@ -301,20 +375,16 @@ describe('Outbox: pending entries settled from lightningd’s record', needsShar
     const { store, kv } = await openStore();
     const h = hash();
     const e = await store.ended(await claimed(store, send(h)), complete);
-    // As if the process died with the entry written, its index entries not, its mark still there.
-    for (const k of kv.all().map((x) => x.key))
-      if (k[2] === 'created' || k[2] === 'updated') await kv.delete(k);
-    await kv.put(['lnmsg', 'outbox', 'pending', h], JSON.stringify(send(h)));
+    // As if the process died with the record written and its index entry not; its slot holds its claim.
+    for (const k of kv.all().map((x) => x.key)) if (k[2] === 'created') await kv.delete(k);
     const { store: restarted } = await openStore(kv);
     await outboxOver(restarted, new Map()).outbox.open();
-    for (const index of ['created', 'updated'] as const)
-      assert.deepEqual(
-        (await restarted.list(index, 0, 10)).map((x) => x.paymentHash),
-        [h],
-        index,
-      );
-    assert.deepEqual(await restarted.pendingHashes(), []);
-    assert.deepEqual((await restarted.entry(h))?.updatedIndex, e.updatedIndex);
+    assert.deepEqual(
+      (await restarted.list('created', 0, 10)).map((x) => x.paymentHash),
+      [h],
+    );
+    assert.deepEqual((await recovered(kv)).unended, []);
+    assert.deepEqual(await restarted.entry(h), e);
   });
 
   test('a call that ends with an unexpected error is settled from lightningd’s record, watched while in flight', async () => {
@@ -333,7 +403,7 @@ describe('Outbox: pending entries settled from lightningd’s record', needsShar
     assert.deepEqual((await store.entry(h))?.error, { code: -32603, message: 'lightningd went away' });
   });
 
-  test('a second send to a hash is refused: already paid when its entry is complete, in progress when pending', async () => {
+  test('a second send to a hash is refused while the first is being sent; once it ended, lightningd has the say', async () => {
     const { store } = await openStore();
     const { outbox } = outboxOver(store, new Map());
     const h = hash();
@@ -357,12 +427,12 @@ describe('Outbox: pending entries settled from lightningd’s record', needsShar
     });
     await outbox.current(h);
     assert.equal((await store.entry(h))?.status, 'complete');
-    const paid = await outbox
-      .sending(call())
-      .begin(h)
-      .catch((e: SendError) => e);
-    assert.equal((paid as SendError).kind, 'refused');
-    assert.match((paid as SendError).message, /already paid/);
+    // sendonion answers a paid hash before any HTLC leaves: that attempt ends failed, the entry stays.
+    const again = outbox.sending(call());
+    await again.begin(h);
+    again.failed({ code: 1601, message: 'already paid' });
+    await outbox.current(h);
+    assert.equal((await store.entry(h))?.status, 'complete');
   });
 });
 

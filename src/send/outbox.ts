@@ -1,7 +1,7 @@
 import type { LogLevel } from '../cln/plugin.js';
 import type { Rpc } from '../cln/rpc.js';
 import type { ClaimedSend, NewSend, OutboxStore, SendOutcome, SentMessage } from '../store/outbox.js';
-import { alreadyPaid, type MessageSent } from './message.js';
+import type { MessageSent } from './message.js';
 import { SendError } from './sender.js';
 
 /** A part of a payment as `listsendpays` shows it: the fields the outbox reads. */
@@ -97,10 +97,7 @@ export class Outbox {
 
   async open(): Promise<void> {
     await this.store.open();
-    for (const hash of await this.store.pendingHashes()) {
-      await this.recordClaimed(hash);
-      await this.settle(hash, restarted);
-    }
+    for (const hash of await this.store.recover()) await this.settle(hash, restarted);
   }
 
   /** A part of some payment ended: settles the entry if it is an orphan. */
@@ -143,7 +140,7 @@ export class Outbox {
   /**
    * Queues a bookkeeping write for when lightningd is not busy with an HTLC of ours (see
    * BOOKKEEPING_DELAY_MS). It holds no payment up, and a crash before it is made costs nothing:
-   * the pending mark written before the HTLC left lets the next start write the entry and settle
+   * the claim written before the HTLC left lets the next start write the entry and settle
    * it from lightningd's record. Readers wait for it (`current`).
    */
   later(paymentHash: string, work: () => Promise<unknown>, now = false): Promise<void> {
@@ -195,21 +192,6 @@ export class Outbox {
     this.waiting.delete(w);
   }
 
-  /**
-   * The entry of a send a previous run left marked pending: written from the mark if it died
-   * before writing it, else its index entries written again (it may have died between writes).
-   */
-  private async recordClaimed(paymentHash: string): Promise<void> {
-    try {
-      const entry = await this.store.entry(paymentHash);
-      if (entry) return await this.store.reindex(entry);
-      const send = await this.store.pendingSend(paymentHash);
-      if (send) await this.store.record(send);
-    } catch (e) {
-      this.log('unusual', `outbox: could not write pending ${paymentHash}: ${(e as Error).message}`);
-    }
-  }
-
   /** Writes an outcome; a write that fails is logged (the entry stays pending until the next start). */
   async finish(paymentHash: string, outcome: SendOutcome): Promise<void> {
     try {
@@ -225,7 +207,7 @@ export class Outbox {
       const e = await this.store.entry(paymentHash);
       if (e?.status !== 'pending') {
         this.orphans.delete(paymentHash);
-        await this.store.forgetPending(paymentHash);
+        await this.store.release(paymentHash);
         return;
       }
       // Watched before lightningd is asked, so a part ending meanwhile is not missed.
@@ -243,7 +225,7 @@ export class Outbox {
 
 /**
  * One sendmessage call's entry: claimed once the payment hash is known, before any HTLC leaves
- * (its pending mark, holding the send); the entry itself written when the call ends, in its final
+ * (its slot, holding the send); the entry itself written when the call ends, in its final
  * state, or pending before that if a reader asks for it (`Outbox.current`).
  */
 export class Sending {
@@ -266,8 +248,7 @@ export class Sending {
     const r = await this.outbox.store.claim(send);
     if (r === 'busy')
       throw new SendError(`a message to payment_hash ${paymentHash} is being sent already`, [], 'invalid');
-    if ('complete' in r) throw alreadyPaid(paymentHash);
-    this.claim = r.claimed;
+    this.claim = r;
     this.outbox.claimed(paymentHash, this);
   };
 

@@ -44,14 +44,27 @@ const KEYS = {
   updated: ['lnmsg', 'outbox', 'updated'],
   counters: ['lnmsg', 'outbox', 'counters'],
 };
-/** Hashes of the entries still pending: what a restarted plugin asks lightningd about. */
-const PENDING = ['lnmsg', 'outbox', 'pending'];
+/**
+ * Slots holding the sends not yet ended, each a claim (or empty): what a restarted plugin asks
+ * lightningd about. A slot is overwritten by the next claim once its send's entry has ended, so a
+ * send costs one write here and none to clear it; a slot's stale claim is told by its entry.
+ */
+const INFLIGHT = ['lnmsg', 'outbox', 'inflight'];
+/** Pending marks of older lnmsg versions (one per hash, deleted as each ended): read at start. */
+const LEGACY_PENDING = ['lnmsg', 'outbox', 'pending'];
 
 const statusOf = (outcome: SendOutcome): SendStatus => ('error' in outcome ? 'failed' : 'complete');
+const slotKey = (slot: number) => [...INFLIGHT, String(slot)];
 
-/** The outbox: every message sent, in lightningd's datastore; start-up reads one counters entry. */
+/** The outbox: every message sent, in lightningd's datastore; start-up reads the counters and the slots. */
 export class OutboxStore {
   private readonly sent: IndexedRecords<SentMessage>;
+  /** What each slot holds on disk (undefined: empty). */
+  private readonly slots: (ClaimedSend | undefined)[] = [];
+  /** The slot of each send not yet ended, by payment hash: such a hash is busy. */
+  private readonly holding = new Map<string, number>();
+  /** Hashes whose only record of a send is an older lnmsg's pending mark. */
+  private readonly legacy = new Set<string>();
 
   constructor(private readonly kv: Kv) {
     this.sent = new IndexedRecords(kv, KEYS, {});
@@ -59,33 +72,76 @@ export class OutboxStore {
 
   async open(): Promise<void> {
     await this.sent.open();
+    for (const e of await this.kv.list(INFLIGHT)) {
+      const slot = Number(e.key.at(-1));
+      if (Number.isSafeInteger(slot) && slot >= 0 && e.value)
+        this.slots[slot] = JSON.parse(e.value) as ClaimedSend;
+    }
+    for (const hash of await this.kv.children(LEGACY_PENDING)) this.legacy.add(hash);
   }
 
   /**
-   * Claims a payment hash for a new send with one write: its pending mark, which holds the send,
-   * so that a restart finds it and can write its entry (`pendingSend`). The entry itself is
-   * written by `record` or `ended`, which need not hold the HTLC up. `busy` while another send
-   * to the hash is pending; the complete entry in the way if there is one.
+   * The sends a previous run left unended (so held now): each one's entry is written from its
+   * claim if that run died before writing it. Returns their hashes, for lightningd's record to
+   * settle (`finish`, or `release` when the entry turns out ended).
    */
-  async claim(send: NewSend): Promise<{ claimed: ClaimedSend } | 'busy' | { complete: SentMessage }> {
-    // Taken now, so entries list in the order their sends began, whenever each is written.
-    const claim = { ...send, createdIndex: await this.sent.nextIndex('created') };
-    const [claimed, existing] = await Promise.all([
-      this.kv.create([...PENDING, send.paymentHash], JSON.stringify(claim)),
-      this.sent.get(send.paymentHash),
-    ]);
-    if (existing?.status === 'complete') {
-      // The mark is ours, or one left by a send that ended: neither belongs to a pending send.
-      await this.forgetPending(send.paymentHash);
-      return { complete: existing };
+  async recover(): Promise<string[]> {
+    // The newest claim of each hash: an older one's send had ended before the newer could claim it.
+    const newest = new Map<string, { slot: number; claim: ClaimedSend }>();
+    for (const [slot, claim] of this.slots.entries()) {
+      const seen = claim && newest.get(claim.paymentHash);
+      if (claim && (!seen || seen.claim.createdIndex < claim.createdIndex))
+        newest.set(claim.paymentHash, { slot, claim });
     }
-    // A mark held by another: a send of this run (a start settles those a previous one left).
-    return claimed ? { claimed: claim } : 'busy';
+    const unended: string[] = [];
+    for (const [hash, { slot, claim }] of newest) {
+      let entry = await this.sent.get(hash);
+      // A later send's entry: this slot's claim is stale.
+      if (entry && entry.createdIndex > claim.createdIndex) continue;
+      // This send's entry (the run may have died between its writes), or none yet.
+      if (entry?.createdIndex === claim.createdIndex) await this.sent.reindex(entry, true);
+      else entry = await this.record(claim);
+      if (entry.status !== 'pending') continue;
+      this.holding.set(hash, slot);
+      unended.push(hash);
+    }
+    for (const hash of this.legacy) {
+      const entry = await this.sent.get(hash);
+      const mark = entry ? undefined : await this.kv.get([...LEGACY_PENDING, hash]);
+      if (entry) await this.sent.reindex(entry, true);
+      else if (mark?.value) await this.record(JSON.parse(mark.value) as ClaimedSend);
+      unended.push(hash);
+    }
+    return unended;
+  }
+
+  /**
+   * Claims a payment hash for a new send with one write: a slot holding the send, so that a
+   * restart finds it and can write its entry. The entry itself is written by `record` or `ended`,
+   * which need not hold the HTLC up. `busy` while another send to the hash is unended. Whether
+   * the hash is paid already is lightningd's to say (sendonion answers so before any HTLC).
+   */
+  async claim(send: NewSend): Promise<ClaimedSend | 'busy'> {
+    if (this.holding.has(send.paymentHash) || this.legacy.has(send.paymentHash)) return 'busy';
+    let slot = 0;
+    const held = new Set(this.holding.values());
+    while (held.has(slot)) slot++;
+    this.holding.set(send.paymentHash, slot);
+    try {
+      // Taken now, so entries list in the order their sends began, whenever each is written.
+      const claim = { ...send, createdIndex: await this.sent.nextIndex('created') };
+      await this.kv.put(slotKey(slot), JSON.stringify(claim));
+      this.slots[slot] = claim;
+      return claim;
+    } catch (e) {
+      this.holding.delete(send.paymentHash);
+      throw e;
+    }
   }
 
   /**
    * Writes a claimed send's `pending` entry; an ended entry of an earlier attempt (or a pending
-   * one no mark watches, left by an older lnmsg) gives way to it.
+   * one no slot holds, left by an older lnmsg) gives way to it.
    */
   async record(send: ClaimedSend): Promise<SentMessage> {
     for (;;) {
@@ -96,8 +152,8 @@ export class OutboxStore {
   }
 
   /**
-   * The entry in the way of a claimed send's: a complete one stays (a claim is refused while
-   * there is one, so none should be); any other is removed, and undefined returned.
+   * The entry in the way of a claimed send's: a complete one stays (lightningd refuses to pay
+   * its hash again, so the new send ended failed); any other is removed, and undefined returned.
    */
   private async kept(paymentHash: string): Promise<SentMessage | undefined> {
     const existing = await this.sent.get(paymentHash);
@@ -108,29 +164,19 @@ export class OutboxStore {
 
   /**
    * Writes the entry of a claimed send that ended before anyone needed it pending: in its final
-   * state at once, then clears the mark. An ended entry of an earlier attempt gives way to it.
+   * state at once (it never changed once written, so it has no updated index), and frees its slot.
+   * An ended entry of an earlier attempt gives way to it.
    */
   async ended(send: ClaimedSend, outcome: SendOutcome): Promise<SentMessage> {
     for (;;) {
       const entry =
-        (await this.sent.addChanged({ ...send, ...outcome, status: statusOf(outcome) })) ??
+        (await this.sent.add({ ...send, ...outcome, status: statusOf(outcome) })) ??
         (await this.kept(send.paymentHash));
       if (entry) {
-        await this.forgetPending(send.paymentHash);
+        await this.release(send.paymentHash);
         return entry;
       }
     }
-  }
-
-  /** Writes an entry's index entries again. */
-  reindex(e: SentMessage): Promise<void> {
-    return this.sent.reindex(e, true);
-  }
-
-  /** The send a pending mark holds (older lnmsg versions wrote empty marks). */
-  async pendingSend(paymentHash: string): Promise<ClaimedSend | undefined> {
-    const e = await this.kv.get([...PENDING, paymentHash]);
-    return e?.value ? (JSON.parse(e.value) as ClaimedSend) : undefined;
   }
 
   /**
@@ -141,7 +187,7 @@ export class OutboxStore {
     const r = await this.sent.update(paymentHash, (e) =>
       e.status === 'pending' ? { ...e, ...outcome, status: statusOf(outcome) } : undefined,
     );
-    if (r) await this.forgetPending(paymentHash);
+    if (r) await this.release(paymentHash);
     return r?.after;
   }
 
@@ -155,17 +201,22 @@ export class OutboxStore {
 
   /** Removes an entry that is not pending; returns it, 'pending', or undefined when there is none. */
   async delete(paymentHash: string): Promise<SentMessage | 'pending' | undefined> {
-    if ((await this.sent.get(paymentHash))?.status === 'pending') return 'pending';
+    if (this.holding.has(paymentHash) || (await this.sent.get(paymentHash))?.status === 'pending')
+      return 'pending';
+    // A slot still holding its claim would bring the entry back at the next start.
+    await Promise.all(
+      this.slots.map((claim, slot) =>
+        claim?.paymentHash === paymentHash
+          ? this.kv.put(slotKey(slot), '').then(() => delete this.slots[slot])
+          : undefined,
+      ),
+    );
     return this.sent.remove(paymentHash);
   }
 
-  /** Hashes of the pending entries (bounded by the payments a node has in flight). */
-  pendingHashes(): Promise<string[]> {
-    return this.kv.children(PENDING);
-  }
-
-  /** Removes the pending mark of an entry that ended or is gone. */
-  async forgetPending(paymentHash: string): Promise<void> {
-    await this.kv.delete([...PENDING, paymentHash]);
+  /** A send's entry has ended (or is gone): its slot may take the next claim; an older lnmsg's mark is removed. */
+  async release(paymentHash: string): Promise<void> {
+    this.holding.delete(paymentHash);
+    if (this.legacy.delete(paymentHash)) await this.kv.delete([...LEGACY_PENDING, paymentHash]);
   }
 }
