@@ -22,7 +22,8 @@ const pause = () => new Promise((r) => setTimeout(r, PAUSE_MS));
 const SENDERS = 4;
 /** Messages each sender sends in one throughput block; lnmsg's and xkeysend's blocks alternate. */
 const BLOCK = 5;
-const BLOCKS = Math.max(1, Math.round(ROUNDS / SENDERS / BLOCK));
+/** Throughput blocks per way: twice the latency rounds' messages, as a block's figure varies more than a send's. */
+const BLOCKS = Math.max(1, Math.round((2 * ROUNDS) / SENDERS / BLOCK));
 const PAYEE = 4;
 /** msat. With fees (1000-1002) every hop's amount is 2 bytes wide, as its CLTV (< 256 here) is 1. */
 const AMOUNT = 1000;
