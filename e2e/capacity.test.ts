@@ -3,6 +3,7 @@ import { randomBytes } from 'node:crypto';
 import { describe, test } from 'node:test';
 import { RpcError } from '../src/cln/rpc.js';
 import { maxMessageBytes } from '../src/onion/capacity.js';
+import { cltvBase } from '../src/send/route.js';
 import { networkForSuite } from './support/network.js';
 
 /**
@@ -19,7 +20,10 @@ describe('the whole onion: exactly the limit in one HTLC over 1, 2 and 3 hops', 
       const from = 4 - hops;
       const { blockheight } = await suite.net.call<{ blockheight: number }>(from, 'getinfo');
       // Amounts (1000-1002 msat) and CLTV values (under 256) as the route's payloads carry them.
-      const limit = maxMessageBytes(hops, { amountMsat: BigInt(AMOUNT), blockheight: blockheight + 18 });
+      const limit = maxMessageBytes(hops, {
+        amountMsat: BigInt(AMOUNT),
+        blockheight: cltvBase(blockheight) + 18,
+      });
       const send = async (bytes: number) => {
         const hash = await suite.net.call<string>(4, 'receivemessage_new', {});
         const r = await suite.net.call<{ status: string; parts: number }>(from, 'sendmessage', {
@@ -52,7 +56,7 @@ describe('the whole onion: exactly the limit in one HTLC over 1, 2 and 3 hops', 
 
   test('one byte over the limit without max_parts goes in two parts', async () => {
     const { blockheight } = await suite.net.call<{ blockheight: number }>(2, 'getinfo');
-    const limit = maxMessageBytes(2, { amountMsat: BigInt(AMOUNT), blockheight: blockheight + 18 });
+    const limit = maxMessageBytes(2, { amountMsat: BigInt(AMOUNT), blockheight: cltvBase(blockheight) + 18 });
     const hash = await suite.net.call<string>(4, 'receivemessage_new', {});
     const message = randomBytes(limit + 1).toString('hex');
     const r = await suite.net.call<{ parts: number }>(2, 'sendmessage', {

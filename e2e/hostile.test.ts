@@ -13,7 +13,13 @@ import {
   utf8,
   withLengthPrefix,
 } from '../src/index.js';
-import { type GetroutesRoute, onionHops, type PathHop, pathFromGetroutes } from '../src/send/route.js';
+import {
+  cltvBase,
+  type GetroutesRoute,
+  onionHops,
+  type PathHop,
+  pathFromGetroutes,
+} from '../src/send/route.js';
 import { networkForSuite } from './support/network.js';
 
 const INCORRECT_OR_UNKNOWN_PAYMENT_DETAILS = 0x400f;
@@ -80,7 +86,7 @@ describe('hostile onions built with createonion: each fails cleanly, the lnmsg n
   const cat = (...parts: Uint8Array[]) => Uint8Array.from(parts.flatMap((p) => [...p]));
   const cltv = async () => {
     const { blockheight } = await route(1000);
-    const v = blockheight + 18;
+    const v = cltvBase(blockheight) + 18;
     return rec(4n, Uint8Array.of(v >> 8, v & 0xff).subarray(v < 256 ? 1 : 0));
   };
   const message = (text: string) => rec(DEFAULT_MESSAGE_TLV_TYPE, utf8.encode(text));

@@ -2,6 +2,7 @@ import assert from 'node:assert/strict';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, test } from 'node:test';
+import { RpcError } from '../src/cln/rpc.js';
 import { finished, lineMatching, networkForSuite } from './support/network.js';
 
 describe('lnmsg on 3 real nodes in a line (1 -> 2 -> 3)', () => {
@@ -71,6 +72,19 @@ describe('lnmsg on 3 real nodes in a line (1 -> 2 -> 3)', () => {
       });
     await pay('first');
     await assert.rejects(pay('second'), /code 16\d\d|already/);
+    // Without the outbox's entry, lightningd's own answer to sendonion tells the hash is paid:
+    // for one HTLC, and for each part of a message in several.
+    await suite.net.call(1, 'sendmessage_delete', { payment_hash: hash });
+    for (const message of ['third', 'x'.repeat(3000)])
+      await assert.rejects(pay(message), (e: unknown) => {
+        assert.ok(e instanceof RpcError && e.code === 1601, String(e));
+        assert.match(e.message, /is already paid/);
+        return true;
+      });
+    const { payments } = await suite.net.call<{ payments: unknown[] }>(1, 'listsendpays', {
+      payment_hash: hash,
+    });
+    assert.equal(payments.length, 1, 'nothing sent after the first');
     const m = await suite.net.call<{ message: string }>(3, 'receivemessage_poll', { payment_hash: hash });
     assert.equal(m.message, 'first');
   });

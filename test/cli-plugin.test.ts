@@ -5,7 +5,6 @@ import { utf8 } from '../src/index.js';
 import {
   cliNode,
   deliver,
-  listsendpaysBefore,
   lnmsg,
   output,
   PAID,
@@ -17,6 +16,7 @@ import { toHex } from '../src/index.js';
 import { incorrectOrUnknownPaymentDetails } from '../src/onion/failure.js';
 import { encodeRefusal } from '../src/wire/refusal.js';
 import { errorLike, FIXTURES, rpcRecord } from './support/fake-lightningd.js';
+import { paidHashRun } from './support/paid-hash.js';
 import type { Node } from './support/plugin-node.js';
 import { needsShared } from './support/shared.js';
 
@@ -74,18 +74,19 @@ describe('the lnmsg CLI against the plugin, behind a fake lightningd', needsShar
   });
 
   test('lnmsg send to a hash this node already paid: exit 1, nothing sent', async () => {
-    // lightningd's record says it is paid, not the outbox: the fake's listsendpays forgets earlier
-    // sends, the outbox keeps them.
+    // lightningd's record says it is paid, not the outbox (the earlier send is deleted from it):
+    // sendonion answers with that payment's success, as recorded, and sends nothing.
     await node.result('sendmessage_delete', [recordedPayment().hash]);
-    node.fake.replyWith('listsendpays', 'listsendpays'); // as recorded, after the payment
-    const before = node.fake.requests.filter((r) => r.method === 'sendonion').length;
+    node.fake.handle('sendonion', paidHashRun('cln-v26.06.6').reply('again-same-part/sendonion'));
+    const waits = () => node.fake.requests.filter((r) => r.method === 'waitsendpay').length;
+    const before = waits();
     const child = lnmsg(node.fake.socketPath, paidSendFlags('--message', 'again'));
     const out = output(child);
     assert.equal(await out.done, 1, out.text().slice(-300));
     assert.match(out.text(), /already paid/);
     assert.doesNotMatch(out.text(), /\n\s+at /, 'no stack trace');
-    assert.equal(node.fake.requests.filter((r) => r.method === 'sendonion').length, before);
-    node.fake.handle('listsendpays', listsendpaysBefore);
+    assert.equal(waits(), before);
+    node.fake.replyWith('sendonion', `${PAID}/sendonion`);
   });
 
   test('lnmsg send asks for what is missing, on a terminal', async () => {

@@ -20,7 +20,6 @@ import { DEFAULT_MESSAGE_TLV_TYPE } from '../src/index.js';
 import { FakeLightningd, FIXTURES } from './support/fake-lightningd.js';
 import { v26066Params, v26066Reply, v26066Result } from './support/recorded-v26066.js';
 import { Node } from './support/plugin-node.js';
-import { listsendpaysBefore } from './support/send-path.js';
 import { needsShared } from './support/shared.js';
 
 /*
@@ -170,7 +169,6 @@ describe('sendmessage bolt11=… (recorded replies)', needsShared(...FIXTURES), 
     // The invoices were valid when recorded: the clock is set to then.
     mock.timers.enable({ apis: ['Date'], now: decoded('decode-5000').created_at * 1000 + 1000 });
     fake.replyWith('getinfo', 'getinfo'); // regtest, block 108
-    fake.handle('listsendpays', listsendpaysBefore);
     fake.handle('decode', v26066Reply(DECODE, 'decode-5000'));
     fake.handle('askrene-create-layer', v26066Reply(ASKRENE, 'hint/askrene-create-layer'));
     fake.handle('askrene-create-channel', v26066Reply(ASKRENE, 'hint/askrene-create-channel'));
@@ -358,7 +356,7 @@ test('payment_data takes bytes from the message: capacity counts it, exactly as 
     paymentData,
     records: [{ type: DEFAULT_MESSAGE_TLV_TYPE, value: new Uint8Array(n) }],
   }));
-  const sizes = { amountMsat: 5000n, blockheight: 108 + 24 };
+  const sizes = { amountMsat: 5000n, blockheight: 108 + 1 + 24 }; // CLTVs count from the height + 1
   assert.equal(fit, maxMessageBytes(2, { ...sizes, extraFinalBytes: paymentDataBytes(5000n) }));
   assert.equal(fit, maxMessageBytes(2, sizes) - paymentDataBytes(5000n));
   assert.equal(fit, 1164);

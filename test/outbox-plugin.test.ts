@@ -13,6 +13,7 @@ import {
   resultLike,
   rpcRecord,
 } from './support/fake-lightningd.js';
+import { paidHashRun } from './support/paid-hash.js';
 import { Node } from './support/plugin-node.js';
 import { lightningdMessages } from './support/recorded.js';
 import { answerSendsAsRecorded, PAID, recordedPayment } from './support/send-path.js';
@@ -172,7 +173,8 @@ describe('the outbox in the plugin process, behind a fake lightningd', needsShar
     const before = (await list()).messages.length;
     const bad = await node.call('sendmessage', { destination, amount_msat: 0, message: 'x' });
     assert.equal((bad.error as { code: number }).code, -32602);
-    node.fake.replyWith('listsendpays', 'listsendpays'); // as recorded: the run's hash is paid
+    // As recorded on a hash already paid: sendonion answers with that payment's success.
+    node.fake.handle('sendonion', paidHashRun('cln-v26.06.6').reply('again-same-part/sendonion'));
     const paid = await node.call('sendmessage', {
       destination,
       payment_hash: recordedPayment().hash,

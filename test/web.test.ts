@@ -6,6 +6,8 @@ import { after, before, describe, test } from 'node:test';
 import type { Browser, Page } from 'puppeteer-core';
 import { maxMessageBytes, paymentDataBytes, utf8 } from '../src/index.js';
 import type { Rpc } from '../src/cln/rpc.js';
+import { FINAL_CLTV } from '../src/send/message.js';
+import { cltvBase } from '../src/send/route.js';
 import { entriesAfter, highestIndex, newestFirst, PAGE } from '../src/web/lightningd.js';
 import { SECURITY_HEADERS } from '../src/web/server.js';
 import { errorLike, FIXTURES, resultLike, rpcRecord } from './support/fake-lightningd.js';
@@ -35,6 +37,10 @@ async function payFresh(
   const answer = deliver(node, hash, typeof message === 'string' ? utf8.encode(message) : message);
   return { hash, answer };
 }
+
+/** The CLTV value of a final payload the plugin (node 3) builds now: its height, + 1, + the final delta. */
+const finalCltvValue = () =>
+  cltvBase((rpcRecord('getinfo-n3').reply.result as { blockheight: number }).blockheight) + FINAL_CLTV;
 
 const hookResult = async (answer: Promise<PluginMessage>) =>
   ((await answer).result as { result: string }).result;
@@ -263,8 +269,11 @@ describe('lnmsg web against the plugin, behind a fake lightningd', needsShared(.
       // of records (34349337, 34349339, 34349343) beside the message.
       const hops = (rpcRecord(`${PAID}/getroutes`).reply.result as { routes: { path: unknown[] }[] })
         .routes[0]?.path.length as number;
-      const { blockheight } = rpcRecord('getinfo-n3').reply.result as { blockheight: number };
-      const fits = maxMessageBytes(hops, { amountMsat: 5000n, blockheight, extraFinalBytes: 123 });
+      const fits = maxMessageBytes(hops, {
+        amountMsat: 5000n,
+        blockheight: finalCltvValue(),
+        extraFinalBytes: 123,
+      });
       await waitForText(page, '#capacity', `19 bytes; one HTLC holds ${fits} over ${hops} hops`);
       const sent = node.fake.requests.filter((r) => r.method === 'sendmessage').length;
       await page.click('#send button[type=submit]');
@@ -296,10 +305,9 @@ describe('lnmsg web against the plugin, behind a fake lightningd', needsShared(.
       // Its payee reads payment_data (the invoice's secret and its 6000 msat) beside the message and the signature.
       const hops = (rpcRecord(`${PAID}/getroutes`).reply.result as { routes: { path: unknown[] }[] })
         .routes[0]?.path.length as number;
-      const { blockheight } = rpcRecord('getinfo-n3').reply.result as { blockheight: number };
       const fits = maxMessageBytes(hops, {
         amountMsat: 6000n,
-        blockheight,
+        blockheight: finalCltvValue(),
         extraFinalBytes: 123 + paymentDataBytes(6000n),
       });
       await waitForText(page, '#capacity', `19 bytes; one HTLC holds ${fits} over ${hops} hops`);

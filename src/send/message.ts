@@ -14,6 +14,8 @@ import type { TlvRecord } from '../wire/tlv.js';
 import { type FinalContents, onionHops, type PathHop } from './route.js';
 import { PaymentGroup, SendError, type SendRequest, type Sender, type SendResult } from './sender.js';
 
+export { alreadyPaid } from './sender.js';
+
 export interface MessageSend {
   destination: string;
   /** The payee's hash; without one the message goes as a keysend (spontaneous). */
@@ -97,14 +99,6 @@ export function largestFitting(path: PathHop[], blockheight: number, make: (n: n
   return lo;
 }
 
-export function alreadyPaid(paymentHash: string): SendError {
-  return new SendError(
-    `payment_hash ${paymentHash} is already paid: a payment settles once, so this message was not sent`,
-    [],
-    'refused',
-  );
-}
-
 /**
  * Sends a message: in one HTLC when it fits, else in pieces over the parts of one multi-part
  * payment (the payee settles only when every byte is in), or as a keysend when there is no
@@ -123,16 +117,6 @@ export async function sendMessage(rpc: Rpc, sender: Sender, m: MessageSend): Pro
 function early<T>(work: Promise<T>): Promise<T> {
   work.catch(() => {});
   return work;
-}
-
-/** lightningd would answer a paid hash with the old preimage: the new message would go nowhere. */
-async function checkUnpaid(rpc: Rpc, paymentHash: string): Promise<void> {
-  const { payments } = await rpc.call<{ payments: { payment_hash: string; status: string }[] }>(
-    'listsendpays',
-    { payment_hash: paymentHash },
-  );
-  if (payments.some((p) => p.payment_hash === paymentHash && p.status === 'complete'))
-    throw alreadyPaid(paymentHash);
 }
 
 async function send(rpc: Rpc, sender: Sender, m: MessageSend, group: PaymentGroup): Promise<MessageSent> {
@@ -166,16 +150,14 @@ async function send(rpc: Rpc, sender: Sender, m: MessageSend, group: PaymentGrou
       }
     : {};
   // None of these needs another's answer, so lightningd gets them all at once: the route first,
-  // as askrene works on it while lightningd answers the others. Each is awaited before the first
-  // HTLC leaves, in this order: the send is claimed in the outbox, the hash is unpaid.
-  // The route sizes the message: one HTLC if it fits, else pieces.
+  // as askrene works on it while lightningd answers the others. The send is claimed in the outbox
+  // before the first HTLC leaves. (A hash already paid shows in lightningd's answer to sendonion,
+  // which then sends nothing: see Sender.) The route sizes the message: one HTLC if it fits, else pieces.
   const route = early(sender.route(self, { ...base, amountMsat: m.amountMsat, final: { records: [] } }));
   const recorded = early(Promise.resolve(m.onHash?.(paymentHash)));
   const nodeInfo = early(sender.nodeInfo());
-  const unpaid = early(keysendPreimage ? Promise.resolve() : checkUnpaid(rpc, paymentHash));
   const signed = early(authorRecords(rpc, self, m, paymentHash));
   await recorded;
-  await unpaid;
   const author = await signed;
   const probe = await route;
   const info = await nodeInfo;

@@ -35,7 +35,7 @@ export async function sendMessageMethod(
   p: Record<string, unknown>,
   ctx: PluginContext,
 ) {
-  const to = p.bolt11 === undefined || p.bolt11 === null ? payee(p) : await invoicePayee(p, ctx);
+  const to = p.bolt11 === undefined || p.bolt11 === null ? payee(p) : await invoicePayee(p, ctx, sender);
   const { destination, paymentHash, amountMsat, invoice } = to;
   const message = param.message(p);
   const maxParts = param.count(p, 'max_parts', { min: 1, fallback: 128 });
@@ -135,13 +135,12 @@ function payee(p: Record<string, unknown>): Payee {
 }
 
 /** The payee named by the invoice `bolt11`, which also names the hash (and the amount, unless it leaves it to amount_msat). */
-async function invoicePayee(p: Record<string, unknown>, ctx: PluginContext): Promise<Payee> {
+async function invoicePayee(p: Record<string, unknown>, ctx: PluginContext, sender: Sender): Promise<Payee> {
   const bolt11 = param.invoice(p, 'bolt11');
   for (const name of ['destination', 'payment_hash'])
     if (p[name] !== undefined && p[name] !== null)
       throw new MethodError(INVALID_PARAMS, `${name}: the invoice names it: give bolt11 alone`);
-  const node = await ctx.rpc.call<{ id: string; network: string }>('getinfo');
-  const invoice = await readInvoice(ctx.rpc, bolt11, node, Date.now() / 1000);
+  const invoice = await readInvoice(ctx.rpc, bolt11, await sender.nodeInfo(), Date.now() / 1000);
   return {
     destination: invoice.payee,
     paymentHash: invoice.paymentHash,

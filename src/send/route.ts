@@ -31,34 +31,45 @@ export function channelOf(hop: PathHop): bigint {
   return scidFromString(hop.short_channel_id_dir.split('/')[0] as string);
 }
 
-function forwardPayload(hop: PathHop, blockheight: number): Uint8Array {
+/**
+ * The height an onion's CLTVs count from: the node's, plus 1, as Core Lightning's xpay ("in case
+ * a block comes in") and sendpay do, so that a block arriving before the HTLC does, or a payee a
+ * block ahead, does not leave the payee less than its final CLTV delta.
+ */
+export function cltvBase(blockheight: number): number {
+  return blockheight + 1;
+}
+
+function forwardPayload(hop: PathHop, base: number): Uint8Array {
   return withLengthPrefix(
     encodeIntermediatePayload({
       amtToForward: BigInt(hop.amount_out_msat),
-      outgoingCltvValue: blockheight + hop.cltv_out,
+      outgoingCltvValue: base + hop.cltv_out,
       shortChannelId: channelOf(hop),
     }),
   );
 }
 
 /**
- * Onion hops for a path, for `sendonion`: the first channel is ours and lightningd sends the HTLC
- * over it itself, so the onion starts at the node after it.
+ * Onion hops for a path, for `sendonion`, at the node's `blockheight` (getinfo's; see cltvBase):
+ * the first channel is ours and lightningd sends the HTLC over it itself, so the onion starts at
+ * the node after it.
  */
 export function onionHops(path: readonly PathHop[], blockheight: number, final: FinalContents): OnionHop[] {
   if (path.length === 0) throw new Error('empty route');
+  const base = cltvBase(blockheight);
   const last = path[path.length - 1] as PathHop;
   const hops: OnionHop[] = [];
   for (let i = 1; i < path.length; i++) {
     const hop = path[i] as PathHop;
-    hops.push({ pubkey: fromHex(hop.node_id_in), payload: forwardPayload(hop, blockheight) });
+    hops.push({ pubkey: fromHex(hop.node_id_in), payload: forwardPayload(hop, base) });
   }
   hops.push({
     pubkey: fromHex(last.node_id_out),
     payload: withLengthPrefix(
       encodeFinalPayload({
         amtToForward: BigInt(last.amount_out_msat),
-        outgoingCltvValue: blockheight + last.cltv_out,
+        outgoingCltvValue: base + last.cltv_out,
         paymentData: final.paymentData,
         paymentMetadata: final.paymentMetadata,
         customRecords: final.records,

@@ -44,6 +44,7 @@ export interface SendRequest {
 export interface NodeInfo {
   id: string;
   blockheight: number;
+  network: string;
 }
 
 export class PaymentGroup {
@@ -58,6 +59,11 @@ export class PaymentGroup {
   stopped?: SendError;
   nextPartId(): number {
     return ++this.lastPartId;
+  }
+  /** Stops the group's other HTLCs with `e`, unless it stopped already; returns why it stopped. */
+  stop(e: SendError): SendError {
+    this.stopped ??= e;
+    return this.stopped;
   }
 }
 
@@ -147,6 +153,31 @@ export class SendError extends Error {
   }
 }
 
+export function alreadyPaid(paymentHash: string): SendError {
+  return new SendError(
+    `payment_hash ${paymentHash} is already paid: a payment settles once, so this message was not sent`,
+    [],
+    'refused',
+  );
+}
+
+/** lightningd's PAY_RHASH_ALREADY_USED (common/jsonrpc_errors.h). */
+const PAY_RHASH_ALREADY_USED = 201;
+
+/**
+ * How lightningd refuses a sendonion part on a hash it already paid (lightningd/pay.c
+ * check_progress), other than by answering the paid part's success: "Already succeeded other
+ * parts", "... with amount ...", "... to <node>". Nothing is sent.
+ */
+function alreadySucceeded(e: unknown): boolean {
+  return (
+    e instanceof RpcError && e.code === PAY_RHASH_ALREADY_USED && e.reason.startsWith('Already succeeded')
+  );
+}
+
+/** How long a getinfo answer serves every send: the id never changes, the height every ~10 minutes. */
+const NODE_INFO_MAX_AGE_MS = 1000;
+
 interface Attempt {
   ok: boolean;
   preimage?: string;
@@ -166,17 +197,40 @@ export class Sender {
   private sendonionTakesTotal = true;
   /** This node's id, once getinfo told it: it never changes while lightningd runs. */
   private selfId?: string;
+  /** The last getinfo asked, and when it answered (ms since 1970). */
+  private info?: { answer: Promise<NodeInfo>; at?: number };
 
   constructor(
     private readonly rpc: Rpc,
     private readonly log: (message: string) => void = () => {},
   ) {}
 
-  /** getinfo (the block height moves on); it also tells `knownId`. */
-  async nodeInfo(): Promise<NodeInfo> {
-    const info = await this.rpc.call<NodeInfo>('getinfo');
-    this.selfId = info.id;
-    return info;
+  /**
+   * getinfo, shared by every send: one still awaited, or answered at most a second ago, serves,
+   * so messages cost lightningd (one command at a time) no getinfo each. `fresh` asks anew (after
+   * a failed attempt: the height moved on, or a restart's rescan reported an older one). It also
+   * tells `knownId`.
+   */
+  nodeInfo(fresh = false): Promise<NodeInfo> {
+    const last = this.info;
+    if (!fresh && last && (last.at === undefined || Date.now() - last.at <= NODE_INFO_MAX_AGE_MS))
+      return last.answer;
+    const asked: { answer: Promise<NodeInfo>; at?: number } = {
+      answer: this.rpc.call<NodeInfo>('getinfo').then(
+        (info) => {
+          asked.at = Date.now();
+          this.selfId = info.id;
+          return info;
+        },
+        (e: unknown) => {
+          // Not kept: the next send asks again.
+          if (this.info === asked) this.info = undefined;
+          throw e;
+        },
+      ),
+    };
+    this.info = asked;
+    return asked.answer;
   }
 
   /** This node's id once any getinfo told it, so a route can be asked for before getinfo answers. */
@@ -236,14 +290,15 @@ export class Sender {
       failures.push(failure);
       this.log(`attempt ${attempt} failed: ${describe(failure)}`);
       if (failure.erringIndex === path.length || failure.erringIndex === undefined) {
-        req.group.stopped ??= new SendError(
-          failure.erringIndex === undefined
-            ? `the payment failed and no node can be blamed: ${failure.message}`
-            : `${payeeSays(failure, req.tlvType ?? 34349334n)} (${describe(failure)})`,
-          failures,
-          'refused',
+        throw req.group.stop(
+          new SendError(
+            failure.erringIndex === undefined
+              ? `the payment failed and no node can be blamed: ${failure.message}`
+              : `${payeeSays(failure, req.tlvType ?? 34349334n)} (${describe(failure)})`,
+            failures,
+            'refused',
+          ),
         );
-        throw req.group.stopped;
       }
       if (Date.now() >= deadline) {
         throw new SendError(
@@ -257,7 +312,7 @@ export class Sender {
       if (layer) await this.learn(layer, path, failure);
       else await pauseAndForget();
       // The height moves on (and right after a node restart getinfo reports the rescan's for a while).
-      info = await this.nodeInfo();
+      info = await this.nodeInfo(true);
       attempt++;
     }
   }
@@ -359,13 +414,21 @@ export class Sender {
           ? {}
           : { total_amount_msat: req.totalMsat }),
       });
-    const send = await call().catch((e: unknown) => {
-      // Refused unsent (a parameter older nodes lack): send it again without.
-      if (!(e instanceof RpcError && e.code === INVALID_PARAMS && /total_amount_msat/.test(e.message)))
-        throw e;
-      this.sendonionTakesTotal = false;
-      return call();
-    });
+    // A hash lightningd paid before: it sends nothing, and waitsendpay would not tell this message's fate.
+    const paid = () => req.group.stop(alreadyPaid(req.paymentHash));
+    const send = await call()
+      .catch((e: unknown) => {
+        // Refused unsent (a parameter older nodes lack): send it again without.
+        if (!(e instanceof RpcError && e.code === INVALID_PARAMS && /total_amount_msat/.test(e.message)))
+          throw e;
+        this.sendonionTakesTotal = false;
+        return call();
+      })
+      .catch((e: unknown) => {
+        throw alreadySucceeded(e) ? paid() : e;
+      });
+    // The paid part's own success, answered again (a fresh part is "pending").
+    if ((send as { status?: unknown }).status === 'complete') throw paid();
     try {
       const wait = await this.rpc.call<{ payment_preimage: string }>('waitsendpay', {
         payment_hash: req.paymentHash,

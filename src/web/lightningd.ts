@@ -2,6 +2,7 @@ import { type Rpc, RpcConnectionError, RpcError, RpcReplyError, UNKNOWN_COMMAND 
 import { maxMessageBytes, paymentDataBytes } from '../onion/capacity.js';
 import { FINAL_CLTV } from '../send/message.js';
 import { defaultMaxFeeMsat } from '../send/method.js';
+import { cltvBase } from '../send/route.js';
 import { PaymentGroup, SendError, Sender } from '../send/sender.js';
 import { chunkHeaderBytes, RECORD } from '../wire/message-records.js';
 import { tlvRecordSize } from '../wire/tlv.js';
@@ -161,7 +162,8 @@ export async function capacity(rpc: Rpc, q: CapacityQuery) {
       assumed = e.message;
     }
   }
-  const sizes = { amountMsat: BigInt(amount), blockheight: info.blockheight };
+  // The widths of the CLTV values sendmessage puts in the payloads: the final one's, the least.
+  const sizes = { amountMsat: BigInt(amount), blockheight: cltvBase(info.blockheight) + FINAL_CLTV };
   // An invoice's payee reads its secret in every part (payment_data), beside the message.
   const invoiced = paymentHash ? paymentDataBytes(BigInt(amount)) : 0;
   return {

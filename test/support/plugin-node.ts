@@ -155,8 +155,8 @@ export class Node {
       .everyStart(answerSendsAsRecorded)
       .everyStart((fake) =>
         fake.handle('sendmessage', async (req) => {
-          // Each send replays the one recorded payment, which lightningd's listsendpays (the fake's)
-          // forgets in between: so does the outbox, which would otherwise refuse it as paid.
+          // Each send replays the one recorded payment, which lightningd (the fake: its sendonion
+          // answers pending) forgets in between: so does the outbox, which would otherwise refuse it as paid.
           const { hash } = recordedPayment();
           if ((req.params as { payment_hash?: string } | undefined)?.payment_hash === hash)
             await this.call('sendmessage_delete', { payment_hash: hash });

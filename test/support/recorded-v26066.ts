@@ -3,23 +3,30 @@ import { ownRecordings } from './recorded.js';
 
 const files = new Map<string, RpcRecord[]>();
 
-/** The recorded RPC call `name` in `file`. */
-export function v26066Record(file: string, name: string): RpcRecord {
-  let records = files.get(file);
+/** The recorded RPC call `name` in test/fixtures/<folder>/<file>. */
+export function ownRecord(folder: string, file: string, name: string): RpcRecord {
+  const key = `${folder}/${file}`;
+  let records = files.get(key);
   if (!records) {
-    records = ownRecordings<RpcRecord>(file).filter((r) => r.kind === 'rpc');
-    files.set(file, records);
+    records = ownRecordings<RpcRecord>(file, folder).filter((r) => r.kind === 'rpc');
+    files.set(key, records);
   }
   const rec = records.find((r) => r.name === name);
-  if (!rec) throw new Error(`no recorded rpc call named ${name} in ${file}`);
+  if (!rec) throw new Error(`no recorded rpc call named ${name} in ${key}`);
   return rec;
 }
 
 /** A fake lightningd handler answering with that recorded reply, only its id changed. */
-export function v26066Reply(file: string, name: string): Handler {
-  const rec = v26066Record(file, name);
+export function ownReply(folder: string, file: string, name: string): Handler {
+  const rec = ownRecord(folder, file, name);
   return (req) => ({ chunks: replyChunksWithId(rec, req.id) });
 }
+
+/** The recorded RPC call `name` in `file` of test/fixtures/cln-v26.06.6. */
+export const v26066Record = (file: string, name: string) => ownRecord('cln-v26.06.6', file, name);
+
+/** A fake lightningd handler answering with that recorded reply, only its id changed. */
+export const v26066Reply = (file: string, name: string) => ownReply('cln-v26.06.6', file, name);
 
 /** The recorded request's params. */
 export const v26066Params = (file: string, name: string) =>

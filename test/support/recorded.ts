@@ -22,9 +22,9 @@ export interface RecordedMessage {
 /** Where recordings are read from: the shared fixtures, or this project's own (test/fixtures/cln-v26.06.6). */
 export type Recordings = 'shared' | 'own';
 
-/** Every line of one of this project's own recordings (test/fixtures/cln-v26.06.6). */
-export function ownRecordings<T>(file: string): T[] {
-  return readFileSync(join(projectRoot, 'test', 'fixtures', 'cln-v26.06.6', file), 'utf8')
+/** Every line of one of this project's own recordings (test/fixtures/<folder>, by default cln-v26.06.6). */
+export function ownRecordings<T>(file: string, folder = 'cln-v26.06.6'): T[] {
+  return readFileSync(join(projectRoot, 'test', 'fixtures', folder, file), 'utf8')
     .split('\n')
     .filter((l) => l.trim() !== '')
     .map((l) => JSON.parse(l) as T);
