@@ -14,8 +14,6 @@ import type { TlvRecord } from '../wire/tlv.js';
 import { type FinalContents, onionHops, type PathHop } from './route.js';
 import { PaymentGroup, SendError, type SendRequest, type Sender, type SendResult } from './sender.js';
 
-export { alreadyPaid } from './sender.js';
-
 export interface MessageSend {
   destination: string;
   /** The payee's hash; without one the message goes as a keysend (spontaneous). */
