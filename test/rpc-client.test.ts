@@ -13,6 +13,7 @@ import {
   rpcRecord,
   rpcRecords,
 } from './support/fake-lightningd.js';
+import { v26066Reply } from './support/recorded-v26066.js';
 import { needsShared } from './support/shared.js';
 
 const FIX = needsShared(...FIXTURES);
@@ -285,6 +286,47 @@ describe('LightningRpc against a fake lightningd', FIX, () => {
     }
     fake.replyWith('getinfo', 'getinfo');
     assert.deepEqual(await rpc.call('getinfo'), rpcRecord('getinfo').reply.result);
+  });
+
+  test('batching: asked first on every connection, before any call; a refusal changes nothing', async () => {
+    for (const answer of ['batching/enable', 'batching/bad-parameter']) {
+      fake.handle('batching', v26066Reply('rpc-batching.jsonl', answer));
+      fake.replyWith('getinfo', 'getinfo');
+      const rpc = new LightningRpc(fake.socketPath, 'lnmsg', { batching: true });
+      clients.push(rpc);
+      const seen = fake.requests.length;
+      const connections = fake.connectionsAccepted;
+      const [info] = await Promise.all([rpc.call('getinfo'), rpc.call('getinfo')]);
+      assert.deepEqual(info, rpcRecord('getinfo').reply.result, answer);
+      // A call the fake never answers: its rejection tells the connection is gone.
+      fake.handle('waitsendpay', () => undefined);
+      const cut = rpc.call('waitsendpay', {});
+      await fake.waitForRequests(seen + 4);
+      fake.dropConnections();
+      await assert.rejects(cut, RpcConnectionError);
+      await rpc.call('getinfo');
+      assert.equal(fake.connectionsAccepted, connections + 2);
+      assert.deepEqual(
+        fake.requests.slice(seen).map((r) => [r.method, r.params]),
+        [
+          ['batching', { enable: true }],
+          ['getinfo', {}],
+          ['getinfo', {}],
+          ['waitsendpay', {}],
+          ['batching', { enable: true }],
+          ['getinfo', {}],
+        ],
+        answer,
+      );
+    }
+    const plain = client();
+    const seen = fake.requests.length;
+    await plain.call('getinfo');
+    assert.deepEqual(
+      fake.requests.slice(seen).map((r) => r.method),
+      ['getinfo'],
+      'not asked unless wanted',
+    );
   });
 });
 

@@ -222,7 +222,9 @@ export class Plugin {
       options[name] = given[name] ?? (spec.type === 'flag' ? false : spec.default);
     }
     this.ctx = {
-      rpc: new LightningRpc(join(lightningDir, String(config['rpc-file'] ?? 'lightning-rpc'))),
+      rpc: new LightningRpc(join(lightningDir, String(config['rpc-file'] ?? 'lightning-rpc')), 'lnmsg', {
+        batching: true,
+      }),
       options,
       lightningDir,
       network: String(config.network ?? 'bitcoin'),

@@ -45,6 +45,13 @@ export const DEFAULT_MAX_REPLY_BYTES = 64 * 2 ** 20;
 export interface LightningRpcOptions {
   /** A reply larger than this rejects its call with RpcReplyError (default 64 MiB). */
   maxReplyBytes?: number;
+  /**
+   * Ask lightningd, first on every connection, to commit the commands that reach it together in
+   * one database transaction (its `batching` command): concurrent datastore writes then cost one
+   * commit, not one each. lightningd answers a command only after that commit, so an answer
+   * still means the write is on disk.
+   */
+  batching?: boolean;
 }
 
 interface Pending {
@@ -66,6 +73,7 @@ export class LightningRpc implements Rpc {
   private readonly pending = new Map<string, Pending>();
   private nextId = 0;
   private readonly maxReplyBytes: number;
+  private readonly batching: boolean;
 
   constructor(
     readonly socketPath: string,
@@ -73,17 +81,27 @@ export class LightningRpc implements Rpc {
     options: LightningRpcOptions = {},
   ) {
     this.maxReplyBytes = options.maxReplyBytes ?? DEFAULT_MAX_REPLY_BYTES;
+    this.batching = options.batching ?? false;
   }
 
   call<T = unknown>(method: string, params: Record<string, unknown> | unknown[] = {}): Promise<T> {
-    const id = `${this.idPrefix}:${method}#${++this.nextId}`;
     return this.open().then(
       (socket) =>
         new Promise<T>((resolve, reject) => {
-          this.pending.set(id, { method, socket, resolve: resolve as (v: unknown) => void, reject });
-          socket.write(`${JSON.stringify({ jsonrpc: '2.0', id, method, params })}\n\n`);
+          this.request(socket, method, params, { resolve: resolve as (v: unknown) => void, reject });
         }),
     );
+  }
+
+  private request(
+    socket: Socket,
+    method: string,
+    params: Record<string, unknown> | unknown[],
+    settle: Pick<Pending, 'resolve' | 'reject'>,
+  ): void {
+    const id = `${this.idPrefix}:${method}#${++this.nextId}`;
+    this.pending.set(id, { method, socket, ...settle });
+    socket.write(`${JSON.stringify({ jsonrpc: '2.0', id, method, params })}\n\n`);
   }
 
   close(): void {
@@ -104,6 +122,9 @@ export class LightningRpc implements Rpc {
       const socket = connect(this.socketPath);
       socket.once('connect', () => {
         this.socket = socket;
+        // Written before any call, and lightningd reads a connection in order. Without it (a
+        // refusal) every command is committed on its own, as before: nothing to do.
+        if (this.batching) this.request(socket, 'batching', { enable: true }, { resolve() {}, reject() {} });
         resolve(socket);
       });
       socket.on('data', (chunk) => {

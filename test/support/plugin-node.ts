@@ -16,6 +16,7 @@ import { answerSendsAsRecorded, recordedPayment } from './send-path.js';
 import { randomBytes } from 'node:crypto';
 import { sha256 } from '@noble/hashes/sha2.js';
 import { fromHex, toHex } from '../../src/wire/bytes.js';
+import { v26066Reply } from './recorded-v26066.js';
 import {
   lightningdMessages,
   passthroughRequest,
@@ -65,6 +66,8 @@ export class Node {
   /** What `restart` sets up again on the new lightningd (handlers set on `fake` directly are not). */
   private readonly setups: ((fake: FakeLightningd) => void)[] = [
     (fake) => fake.replyWith('getinfo', 'getinfo-n3'),
+    // The plugin asks for batching first on its RPC connection.
+    (fake) => fake.handle('batching', v26066Reply('rpc-batching.jsonl', 'batching/enable')),
     (fake) => this.datastore.install(fake),
     // lightningd's invoices: `invoice` made with lnmsg's preimage, `listinvoices` of one hash.
     (fake) =>
