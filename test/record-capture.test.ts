@@ -48,6 +48,10 @@ describe('RecordCapture: records held between htlc_accepted and invoice_payment'
     assert.ok(c.take('b'));
     c.add('huge', [rec(70001, 101)]);
     assert.equal(c.size, 0);
+    // Parts of one payment that together pass the limit: none of it is held.
+    c.add('parts', [rec(70001, 60)]);
+    c.add('parts', [rec(70003, 41)]);
+    assert.equal(c.take('parts'), undefined);
   });
 
   test('property: never more than the limits, whatever arrives', () => {

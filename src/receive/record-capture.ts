@@ -45,9 +45,10 @@ export class RecordCapture {
     const known = new Set(h.records.map((r) => r.type));
     const fresh = records.filter((r) => !known.has(r.type));
     const added = fresh.reduce((n, r) => n + r.value.length, 0);
-    if (added > this.limits.maxBytes) return;
     this.held.delete(paymentHash);
     this.bytes -= h.bytes;
+    // A payment larger than all is not held, whether one HTLC or its parts together make it so.
+    if (h.bytes + added > this.limits.maxBytes) return;
     h.records = [...h.records, ...fresh].sort((a, b) => (a.type < b.type ? -1 : 1));
     h.bytes += added;
     this.evict(now, h.bytes);
