@@ -12,7 +12,14 @@ import {
 } from '../wire/message-records.js';
 import type { TlvRecord } from '../wire/tlv.js';
 import { type FinalContents, onionHops, type PathHop } from './route.js';
-import { PaymentGroup, SendError, type SendRequest, type Sender, type SendResult } from './sender.js';
+import {
+  type NodeInfo,
+  PaymentGroup,
+  SendError,
+  type SendRequest,
+  type Sender,
+  type SendResult,
+} from './sender.js';
 
 export interface MessageSend {
   destination: string;
@@ -127,7 +134,6 @@ async function send(rpc: Rpc, sender: Sender, m: MessageSend, group: PaymentGrou
       'invalid',
     );
   }
-  const messageRecord = (bytes: Uint8Array): TlvRecord => ({ type: m.tlvType, value: bytes });
   const keysendPreimage = m.paymentHash ? undefined : randomBytes(32);
   const paymentHash = m.paymentHash ?? toHex(sha256(keysendPreimage as Uint8Array));
   const base = {
@@ -148,17 +154,48 @@ async function send(rpc: Rpc, sender: Sender, m: MessageSend, group: PaymentGrou
       }
     : {};
   // None of these needs another's answer, so lightningd gets them all at once: the route first,
-  // as askrene works on it while lightningd answers the others. The send is claimed in the outbox
-  // before the first HTLC leaves. (A hash already paid shows in lightningd's answer to sendonion,
-  // which then sends nothing: see Sender.) The route sizes the message: one HTLC if it fits, else pieces.
+  // as askrene works on it while lightningd answers the others. The outbox claim is awaited only
+  // as the first HTLC is about to leave (Sender.sendonion), so the onion is built meanwhile. (A
+  // hash already paid shows in lightningd's answer to sendonion, which then sends nothing: see
+  // Sender.) The route sizes the message: one HTLC if it fits, else pieces.
   const route = early(sender.route(self, { ...base, amountMsat: m.amountMsat, final: { records: [] } }));
-  const recorded = early(Promise.resolve(m.onHash?.(paymentHash)));
+  const claimed = early(Promise.resolve(m.onHash?.(paymentHash)));
   const nodeInfo = early(sender.nodeInfo());
   const signed = early(authorRecords(rpc, self, m, paymentHash));
-  await recorded;
-  const author = await signed;
-  const probe = await route;
-  const info = await nodeInfo;
+  try {
+    return await dispatch(
+      sender,
+      m,
+      { ...base, claimed },
+      { keysendPreimage, invoiced, signed, route, nodeInfo },
+    );
+  } catch (e) {
+    // Whatever failed, the claim has its say first (a send to the hash still going on), and the
+    // outbox hears of the failure only once the claim is written.
+    await claimed;
+    throw e;
+  }
+}
+
+/** The HTLCs of a message, once its route, height and author records are in. */
+async function dispatch(
+  sender: Sender,
+  m: MessageSend,
+  base: Omit<SendRequest, 'amountMsat' | 'final'>,
+  asked: {
+    keysendPreimage?: Uint8Array;
+    invoiced: Omit<FinalContents, 'records'>;
+    signed: Promise<TlvRecord[]>;
+    route: Promise<PathHop[]>;
+    nodeInfo: Promise<NodeInfo>;
+  },
+): Promise<MessageSent> {
+  const { keysendPreimage, invoiced } = asked;
+  const { paymentHash } = base;
+  const messageRecord = (bytes: Uint8Array): TlvRecord => ({ type: m.tlvType, value: bytes });
+  const author = await asked.signed;
+  const probe = await asked.route;
+  const info = await asked.nodeInfo;
   const sending = { ...base, node: info, firstPath: probe, amountMsat: m.amountMsat, onDispatch: m.onSent };
 
   if (keysendPreimage) {

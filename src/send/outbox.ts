@@ -84,8 +84,11 @@ export class Outbox {
   private preparingCalls = 0;
   /** When an HTLC of ours last left (ms since 1970). */
   private lastHtlc = 0;
-  /** Bookkeeping waiting for quiet, to be hurried along for a reader. */
-  private readonly waiting = new Set<{ paymentHash: string; hurry: () => void }>();
+  /**
+   * The moment every bookkeeping write waiting now is made, together: lightningd (batching)
+   * commits writes that reach it together once. `hurry` brings it forward for a reader.
+   */
+  private flush?: { done: Promise<void>; hurry: () => void };
 
   constructor(
     readonly store: OutboxStore,
@@ -145,7 +148,7 @@ export class Outbox {
    */
   later(paymentHash: string, work: () => Promise<unknown>, now = false): Promise<void> {
     const write = (this.writing.get(paymentHash) ?? Promise.resolve())
-      .then(() => (now ? undefined : this.quiet(paymentHash)))
+      .then(() => (now ? undefined : this.quiet()))
       .then(work)
       .then(
         () => {},
@@ -166,30 +169,35 @@ export class Outbox {
   async current(paymentHash?: string): Promise<void> {
     const asked = (hash: string) => paymentHash === undefined || paymentHash === hash;
     for (const [hash, sending] of this.active) if (asked(hash)) sending.show();
-    for (const w of this.waiting) if (asked(w.paymentHash)) w.hurry();
+    // Whatever else waits goes along: one commit for all.
+    if ([...this.writing.keys()].some(asked)) this.flush?.hurry();
     if (paymentHash === undefined) await Promise.all(this.writing.values());
     else await this.writing.get(paymentHash);
   }
 
   /** Resolves once lightningd is likely free of our HTLCs (see BOOKKEEPING_DELAY_MS), or a reader hurries it. */
-  private async quiet(paymentHash: string): Promise<void> {
+  private quiet(): Promise<void> {
+    if (this.flush) return this.flush.done;
     let hurried = false;
-    const w = { paymentHash, hurry: () => {} };
-    const hurry = new Promise<void>((resolve) => {
-      w.hurry = () => {
+    let hurry = () => {};
+    const hurrying = new Promise<void>((resolve) => {
+      hurry = () => {
         hurried = true;
         resolve();
       };
     });
-    this.waiting.add(w);
     const deadline = Date.now() + BOOKKEEPING_MAX_WAIT_MS;
-    for (let wait = BOOKKEEPING_DELAY_MS; !hurried && Date.now() < deadline;) {
-      await Promise.race([hurry, new Promise((r) => setTimeout(r, wait))]);
-      const idle = Date.now() - this.lastHtlc;
-      if (this.preparingCalls === 0 && idle >= HTLC_QUIET_MS) break;
-      wait = this.preparingCalls === 0 ? HTLC_QUIET_MS - idle : HTLC_QUIET_MS;
-    }
-    this.waiting.delete(w);
+    const done = (async () => {
+      for (let wait = BOOKKEEPING_DELAY_MS; !hurried && Date.now() < deadline;) {
+        await Promise.race([hurrying, new Promise((r) => setTimeout(r, wait))]);
+        const idle = Date.now() - this.lastHtlc;
+        if (this.preparingCalls === 0 && idle >= HTLC_QUIET_MS) break;
+        wait = this.preparingCalls === 0 ? HTLC_QUIET_MS - idle : HTLC_QUIET_MS;
+      }
+      this.flush = undefined;
+    })();
+    this.flush = { done, hurry };
+    return done;
   }
 
   /** Writes an outcome; a write that fails is logged (the entry stays pending until the next start). */

@@ -30,6 +30,8 @@ export interface SendRequest {
   totalMsat?: number;
   /** Called as each HTLC of this request goes out. */
   onDispatch?: () => void;
+  /** Awaited just before an HTLC leaves (the outbox claim): what it throws stops the send unsent. */
+  claimed?: Promise<unknown>;
   /** The message record's type, to name it when a payee cannot read it. */
   tlvType?: bigint;
   /** This node's id and block height, when the caller already asked. */
@@ -396,6 +398,7 @@ export class Sender {
   ): Promise<Attempt> {
     const first = path[0] as PathHop;
     const onion = await this.createOnion(path, blockheight, req);
+    await req.claimed;
     // The payee refused another part meanwhile: this one would only be refused too.
     if (req.group.stopped) throw req.group.stopped;
     req.onDispatch?.();
