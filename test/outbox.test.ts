@@ -60,7 +60,12 @@ const slotHashes = (kv: MemoryKv) =>
 /** The hashes a restarted store finds unended. */
 async function recovered(kv: MemoryKv) {
   const { store } = await openStore(kv);
-  return { store, unended: await store.recover() };
+  return {
+    store,
+    unended: await store.recover((h, e) => {
+      throw new Error(`${h}: ${e.message}`);
+    }),
+  };
 }
 
 async function openStore(kv = new MemoryKv()) {
@@ -175,6 +180,23 @@ describe('OutboxStore over a datastore', () => {
     await restarted.finish(b, failed());
     assert.deepEqual(slotHashes(kv), [b, d], 'nothing written to free a slot');
     await claimed(restarted, send(b, 'again'));
+  });
+
+  test('a claim whose entry cannot be written at start is told, and left; the others are recovered', async () => {
+    const { store, kv } = await openStore();
+    const [broken, fine] = [hash(), hash()];
+    for (const h of [broken, fine]) await claimed(store, send(h));
+    const create = kv.create.bind(kv);
+    kv.create = async (key, value) => {
+      if (key.at(-1) === broken) throw new Error('datastore refused');
+      return create(key, value);
+    };
+    const { store: restarted } = await openStore(kv);
+    const told: string[] = [];
+    const unended = await restarted.recover((h, e) => told.push(`${h}: ${e.message}`));
+    assert.deepEqual(told, [`${broken}: datastore refused`]);
+    assert.deepEqual(unended, [fine]);
+    assert.deepEqual(slotHashes(kv), [broken, fine], 'its claim stays for the next start');
   });
 
   test('of two claims of one hash left in the slots, the newer stands', async () => {

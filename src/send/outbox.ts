@@ -100,7 +100,9 @@ export class Outbox {
 
   async open(): Promise<void> {
     await this.store.open();
-    for (const hash of await this.store.recover()) await this.settle(hash, restarted);
+    const unwritable = (hash: string, e: Error) =>
+      this.log('unusual', `outbox: could not write pending ${hash}: ${e.message}`);
+    for (const hash of await this.store.recover(unwritable)) await this.settle(hash, restarted);
   }
 
   /** A part of some payment ended: settles the entry if it is an orphan. */

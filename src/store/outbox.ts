@@ -83,9 +83,10 @@ export class OutboxStore {
   /**
    * The sends a previous run left unended (so held now): each one's entry is written from its
    * claim if that run died before writing it. Returns their hashes, for lightningd's record to
-   * settle (`finish`, or `release` when the entry turns out ended).
+   * settle (`finish`, or `release` when the entry turns out ended). A send whose entry cannot be
+   * written is told to `unwritable` and left for the next start.
    */
-  async recover(): Promise<string[]> {
+  async recover(unwritable: (paymentHash: string, e: Error) => void): Promise<string[]> {
     // The newest claim of each hash: an older one's send had ended before the newer could claim it.
     const newest = new Map<string, { slot: number; claim: ClaimedSend }>();
     for (const [slot, claim] of this.slots.entries()) {
@@ -95,22 +96,32 @@ export class OutboxStore {
     }
     const unended: string[] = [];
     for (const [hash, { slot, claim }] of newest) {
-      let entry = await this.sent.get(hash);
-      // A later send's entry: this slot's claim is stale.
-      if (entry && entry.createdIndex > claim.createdIndex) continue;
-      // This send's entry (the run may have died between its writes), or none yet.
-      if (entry?.createdIndex === claim.createdIndex) await this.sent.reindex(entry, true);
-      else entry = await this.record(claim);
-      if (entry.status !== 'pending') continue;
-      this.holding.set(hash, slot);
-      unended.push(hash);
+      try {
+        let entry = await this.sent.get(hash);
+        // A later send's entry: this slot's claim is stale.
+        if (entry && entry.createdIndex > claim.createdIndex) continue;
+        // This send's entry (the run may have died between its writes), or none yet.
+        if (entry?.createdIndex === claim.createdIndex) await this.sent.reindex(entry, true);
+        else entry = await this.record(claim);
+        if (entry.status !== 'pending') continue;
+        this.holding.set(hash, slot);
+        unended.push(hash);
+      } catch (e) {
+        unwritable(hash, e as Error);
+      }
     }
     for (const hash of this.legacy) {
-      const entry = await this.sent.get(hash);
-      const mark = entry ? undefined : await this.kv.get([...LEGACY_PENDING, hash]);
-      if (entry) await this.sent.reindex(entry, true);
-      else if (mark?.value) await this.record(JSON.parse(mark.value) as ClaimedSend);
-      unended.push(hash);
+      try {
+        const entry = await this.sent.get(hash);
+        if (entry) await this.sent.reindex(entry, true);
+        else {
+          const mark = await this.kv.get([...LEGACY_PENDING, hash]);
+          if (mark?.value) await this.record(JSON.parse(mark.value) as ClaimedSend);
+        }
+        unended.push(hash);
+      } catch (e) {
+        unwritable(hash, e as Error);
+      }
     }
     return unended;
   }
@@ -207,7 +218,9 @@ export class OutboxStore {
     await Promise.all(
       this.slots.map((claim, slot) =>
         claim?.paymentHash === paymentHash
-          ? this.kv.put(slotKey(slot), '').then(() => delete this.slots[slot])
+          ? this.kv.put(slotKey(slot), '').then(() => {
+              this.slots[slot] = undefined;
+            })
           : undefined,
       ),
     );
