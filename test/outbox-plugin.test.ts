@@ -106,6 +106,11 @@ describe('the outbox in the plugin process, behind a fake lightningd', needsShar
       claimIndex >= 0 && claimIndex < sent,
       'the claim was written to a slot before the HTLC went out',
     );
+    assert.deepEqual(
+      [claimIndex, node.fake.requests[claimIndex]?.read],
+      [sent - 1, node.fake.requests[sent]?.read],
+      'in one write with the HTLC, right ahead of it: lightningd (batching) commits both at once',
+    );
     assert.equal(
       JSON.parse((node.fake.requests[claimIndex]?.params as { string: string }).string).messageHex,
       pending.message_hex,
@@ -291,7 +296,9 @@ describe('the outbox in the plugin process, behind a fake lightningd', needsShar
       };
       const r = await previous.claim(send);
       assert.ok(r !== 'busy');
-      // The entry is written once the HTLC left: the unsent one died before.
+      // The claim is written with the first HTLC's command; the unsent one's died before
+      // lightningd took the HTLC, and its entry was never written.
+      await previous.hold(r);
       if (h !== unsent) await previous.record(r);
     }
     rpc.close();

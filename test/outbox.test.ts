@@ -42,10 +42,11 @@ async function begun(store: OutboxStore, s: NewSend) {
   return store.record(await claimed(store, s));
 }
 
-/** The claim of a send that nothing stands in the way of. */
+/** The claim of a send that nothing stands in the way of, written to its slot (its first HTLC left). */
 async function claimed(store: OutboxStore, s: NewSend) {
   const r = await store.claim(s);
   assert.ok(r !== 'busy', `claim ${s.paymentHash}`);
+  await store.hold(r);
   return r;
 }
 
@@ -66,6 +67,19 @@ async function recovered(kv: MemoryKv) {
       throw new Error(`${h}: ${e.message}`);
     }),
   };
+}
+
+/** Every write made to `kv` from now on, as "method key-part": "put inflight", "create message"... */
+function writesTo(kv: MemoryKv): string[] {
+  const writes: string[] = [];
+  for (const method of ['create', 'put', 'replace', 'delete'] as const) {
+    const original = kv[method].bind(kv) as (...a: unknown[]) => Promise<unknown>;
+    (kv as unknown as Record<string, unknown>)[method] = (...a: unknown[]) => {
+      writes.push(`${method} ${(a[0] as string[])[2]}`);
+      return original(...a);
+    };
+  }
+  return writes;
 }
 
 async function openStore(kv = new MemoryKv()) {
@@ -159,6 +173,26 @@ describe('OutboxStore over a datastore', () => {
     await claimed(store, send(h, 'fourth'));
   });
 
+  test('a claim is written to its slot only when held: a send that ends before any HTLC writes its entry alone', async () => {
+    const { store, kv } = await openStore();
+    await claimed(store, send(hash())); // the counters' first reservation is written
+    const writes = writesTo(kv);
+    const h = hash();
+    const claim = await store.claim(send(h));
+    assert.ok(claim !== 'busy');
+    assert.deepEqual(writes, [], 'claimed in memory: nothing written');
+    assert.equal(await store.claim(send(h, 'again')), 'busy', 'yet the hash is busy');
+    await store.ended(claim, failed('no route'));
+    assert.deepEqual(
+      writes.sort(),
+      ['create message', 'put created'],
+      'its entry and its created index entry',
+    );
+    assert.ok(!slotHashes(kv).includes(h), 'no slot names it');
+    assert.ok(!(await recovered(kv)).unended.includes(h), 'nothing of it to settle at the next start');
+    await assert.rejects(store.hold(claim), /not claimed/, 'an ended send holds nothing');
+  });
+
   test('a slot takes the next claim once its send ended; a restart tells stale claims by their entries', async () => {
     const { store, kv } = await openStore();
     const [a, b, c, d] = [hash(), hash(), hash(), hash()];
@@ -216,14 +250,7 @@ describe('OutboxStore over a datastore', () => {
   test('a send writes its slot once, and its ended entry as one record and one created index entry', async () => {
     const { store, kv } = await openStore();
     await claimed(store, send(hash())); // the counters' first reservation is written
-    const writes: string[] = [];
-    for (const method of ['create', 'put', 'replace', 'delete'] as const) {
-      const original = kv[method].bind(kv) as (...a: unknown[]) => Promise<unknown>;
-      (kv as unknown as Record<string, unknown>)[method] = (...a: unknown[]) => {
-        writes.push(`${method} ${(a[0] as string[])[2]}`);
-        return original(...a);
-      };
-    }
+    const writes = writesTo(kv);
     const c = await claimed(store, send(hash()));
     assert.deepEqual(writes, ['put inflight'], 'before the HTLC');
     writes.length = 0;

@@ -141,6 +141,23 @@ describe('LightningRpc against a fake lightningd', FIX, () => {
     for (const r of results) assert.deepEqual(r, rpcRecord('getinfo').reply.result);
   });
 
+  test('calls asked for in one tick leave in one write, in order; a later call in its own', async () => {
+    const rpc = client();
+    fake.replyWith('getinfo', 'getinfo');
+    await rpc.call('getinfo'); // connected
+    const seen = fake.requests.length;
+    const together = Promise.all([rpc.call('getinfo', { n: 1 }), rpc.call('getinfo', { n: 2 })]);
+    await fake.waitForRequests(seen + 2);
+    await Promise.all([together, rpc.call('getinfo', { n: 3 })]);
+    const reqs = fake.requests.slice(seen);
+    assert.deepEqual(
+      reqs.map((r) => r.params),
+      [{ n: 1 }, { n: 2 }, { n: 3 }],
+    );
+    assert.equal(reqs[0]?.read, reqs[1]?.read, 'one read for the two asked together');
+    assert.notEqual(reqs[2]?.read, reqs[1]?.read, 'the later call in a read of its own');
+  });
+
   test('the 80 KB reply arriving in the recorded 2 reads', async () => {
     const rpc = client();
     const rec = rpcRecord('listdatastore-large');

@@ -101,6 +101,12 @@ export class LightningRpc implements Rpc {
   ): void {
     const id = `${this.idPrefix}:${method}#${++this.nextId}`;
     this.pending.set(id, { method, socket, ...settle });
+    // Commands asked for in the same tick leave in one write: lightningd reads them together, and
+    // with batching commits their changes once.
+    if (!socket.writableCorked) {
+      socket.cork();
+      process.nextTick(() => socket.uncork());
+    }
     socket.write(`${JSON.stringify({ jsonrpc: '2.0', id, method, params })}\n\n`);
   }
 

@@ -38,7 +38,10 @@ export interface MessageSend {
   onProgress?: (sent: number, parts: number) => void;
   /** Awaited once the payment hash is known, before any HTLC leaves; what it throws stops the send. */
   onHash?: (paymentHash: string) => Promise<void>;
-  /** Called as each HTLC goes out (work put off until the first one no longer holds it up). */
+  /**
+   * Called just before each HTLC's command is sent, in the same tick: a command it sends goes
+   * ahead on the connection (work put off until the first HTLC no longer holds it up).
+   */
   onSent?: () => void;
   /** Paying an invoice: what it asks of every part's final payload, and its route hints' layers. */
   invoice?: InvoiceTerms;
@@ -154,10 +157,11 @@ async function send(rpc: Rpc, sender: Sender, m: MessageSend, group: PaymentGrou
       }
     : {};
   // None of these needs another's answer, so lightningd gets them all at once: the route first,
-  // as askrene works on it while lightningd answers the others. The outbox claim is awaited only
-  // as the first HTLC is about to leave (Sender.sendonion), so the onion is built meanwhile. (A
-  // hash already paid shows in lightningd's answer to sendonion, which then sends nothing: see
-  // Sender.) The route sizes the message: one HTLC if it fits, else pieces.
+  // as askrene works on it while lightningd answers the others. The outbox claim (in memory; its
+  // write goes with the first HTLC, see onSent) is awaited only as the first HTLC is about to
+  // leave (Sender.sendonion). (A hash already paid shows in lightningd's answer to sendonion,
+  // which then sends nothing: see Sender.) The route sizes the message: one HTLC if it fits,
+  // else pieces.
   const route = early(sender.route(self, { ...base, amountMsat: m.amountMsat, final: { records: [] } }));
   const claimed = early(Promise.resolve(m.onHash?.(paymentHash)));
   const nodeInfo = early(sender.nodeInfo());

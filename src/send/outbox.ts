@@ -93,7 +93,7 @@ export class Outbox {
   constructor(
     readonly store: OutboxStore,
     private readonly listsendpays: (paymentHash: string) => Promise<SendPay[]>,
-    private readonly log: (level: LogLevel, message: string) => void = () => {},
+    readonly log: (level: LogLevel, message: string) => void = () => {},
     /** ms since 1970 */
     private readonly clock: () => number = Date.now,
   ) {}
@@ -234,12 +234,14 @@ export class Outbox {
 }
 
 /**
- * One sendmessage call's entry: claimed once the payment hash is known, before any HTLC leaves
- * (its slot, holding the send); the entry itself written when the call ends, in its final
- * state, or pending before that if a reader asks for it (`Outbox.current`).
+ * One sendmessage call's entry: claimed once the payment hash is known; the claim written to its
+ * slot as the first HTLC is handed to lightningd (`sent`); the entry itself written when the
+ * call ends, in its final state, or pending before that if a reader asks for it (`Outbox.current`).
  */
 export class Sending {
   private claim?: ClaimedSend;
+  /** Its claim is written (or being written) to its slot. */
+  private held = false;
   /** Its pending entry is written or queued. */
   private shown = false;
   private readonly prepared: () => void;
@@ -262,17 +264,39 @@ export class Sending {
     this.outbox.claimed(paymentHash, this);
   };
 
-  /** For `MessageSend.onSent`: an HTLC left (bookkeeping waits a little more). */
+  /**
+   * For `MessageSend.onSent`, called just before an HTLC's command is sent: the claim's write goes
+   * ahead of it on the same connection, so lightningd commits the two together (batching) and
+   * the HTLC leaves only after. Bookkeeping waits a little more.
+   */
   readonly sent = (): void => {
+    this.hold();
     this.outbox.htlcSent();
     this.prepared();
   };
+
+  /** Writes the claim to its slot, once. */
+  private hold(): void {
+    const claim = this.claim;
+    if (!claim || this.held) return;
+    this.held = true;
+    this.outbox.store.hold(claim).catch((e: unknown) => {
+      // Tried again with the next HTLC or reader; meanwhile only a crash before the entry is written would lose it.
+      this.held = false;
+      this.outbox.log(
+        'broken',
+        `outbox: could not write the claim of ${claim.paymentHash}: ${(e as Error).message}`,
+      );
+    });
+  }
 
   /** A reader wants the entry while the call runs: its pending state is written now. */
   show(): void {
     const send = this.claim;
     if (!send || this.shown) return;
     this.shown = true;
+    // A pending entry is settled at the next start only through its claim.
+    this.hold();
     void this.outbox.later(send.paymentHash, () => this.outbox.store.record(send), true);
   }
 

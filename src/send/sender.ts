@@ -28,7 +28,7 @@ export interface SendRequest {
   group: PaymentGroup;
   /** For a part of a multi-part payment: the whole payment's amount. */
   totalMsat?: number;
-  /** Called as each HTLC of this request goes out. */
+  /** Called as each HTLC of this request goes out, just before its command, in the same tick. */
   onDispatch?: () => void;
   /** Awaited just before an HTLC leaves (the outbox claim): what it throws stops the send unsent. */
   claimed?: Promise<unknown>;
@@ -401,6 +401,7 @@ export class Sender {
     await req.claimed;
     // The payee refused another part meanwhile: this one would only be refused too.
     if (req.group.stopped) throw req.group.stopped;
+    // Nothing awaited from here to the sendonion call: what onDispatch sends goes ahead of it.
     req.onDispatch?.();
     const partid = req.group.nextPartId();
     const call = () =>

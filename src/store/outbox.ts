@@ -127,10 +127,11 @@ export class OutboxStore {
   }
 
   /**
-   * Claims a payment hash for a new send with one write: a slot holding the send, so that a
-   * restart finds it and can write its entry. The entry itself is written by `record` or `ended`,
-   * which need not hold the HTLC up. `busy` while another send to the hash is unended. Whether
-   * the hash is paid already is lightningd's to say (sendonion answers so before any HTLC).
+   * Claims a payment hash for a new send: a slot and the created index its entry will have, in
+   * memory; `busy` while another send to the hash is unended. The claim is written to its slot
+   * (`hold`) only as its first HTLC is handed to lightningd, so a send that ends before any HTLC
+   * costs no write. Whether the hash is paid already is lightningd's to say (sendonion answers
+   * so before any HTLC).
    */
   async claim(send: NewSend): Promise<ClaimedSend | 'busy'> {
     if (this.holding.has(send.paymentHash) || this.legacy.has(send.paymentHash)) return 'busy';
@@ -140,14 +141,24 @@ export class OutboxStore {
     this.holding.set(send.paymentHash, slot);
     try {
       // Taken now, so entries list in the order their sends began, whenever each is written.
-      const claim = { ...send, createdIndex: await this.sent.nextIndex('created') };
-      await this.kv.put(slotKey(slot), JSON.stringify(claim));
-      this.slots[slot] = claim;
-      return claim;
+      return { ...send, createdIndex: await this.sent.nextIndex('created') };
     } catch (e) {
       this.holding.delete(send.paymentHash);
       throw e;
     }
+  }
+
+  /**
+   * Writes a claim to its slot, so that a restart finds the send and writes its entry. The write
+   * is asked for before this returns: a command sent after it on the same connection (the HTLC's)
+   * is committed by lightningd no earlier than it.
+   */
+  hold(claim: ClaimedSend): Promise<void> {
+    const slot = this.holding.get(claim.paymentHash);
+    if (slot === undefined) return Promise.reject(new Error(`${claim.paymentHash} is not claimed`));
+    return this.kv.put(slotKey(slot), JSON.stringify(claim)).then(() => {
+      this.slots[slot] = claim;
+    });
   }
 
   /**

@@ -84,6 +84,8 @@ export interface IncomingRequest {
   params: unknown;
   /** The request's text as the client wrote it (without the "\n\n"). */
   raw: string;
+  /** Which read of the socket (counted over all connections) completed it: requests written together share one. */
+  read: number;
 }
 
 /** What to write back: text pieces, each its own write (so each is likely its own read). */
@@ -143,6 +145,7 @@ export class FakeLightningd {
   private readonly requestListeners = new Set<() => void>();
   private held: Queued[] | undefined;
   private accepted = 0;
+  private reads = 0;
 
   private constructor(
     readonly dir: string,
@@ -257,19 +260,20 @@ export class FakeLightningd {
     socket.setEncoding('utf8');
     let buffer = '';
     socket.on('data', (text: string) => {
+      const read = ++this.reads;
       buffer += text;
       // Our clients write compact JSON + "\n\n"; compact JSON never holds a raw newline.
       for (let end = buffer.indexOf('\n\n'); end >= 0; end = buffer.indexOf('\n\n')) {
         const raw = buffer.slice(0, end);
         buffer = buffer.slice(end + 2);
-        void this.onRequest(socket, raw);
+        void this.onRequest(socket, raw, read);
       }
     });
     socket.on('error', () => {}); // a client going away mid-write is its business
     socket.on('close', () => this.sockets.delete(socket));
   }
 
-  private async onRequest(socket: Socket, raw: string): Promise<void> {
+  private async onRequest(socket: Socket, raw: string, read: number): Promise<void> {
     let msg: { id?: string | number; method?: unknown; params?: unknown };
     try {
       msg = JSON.parse(raw);
@@ -281,7 +285,7 @@ export class FakeLightningd {
       this.protocolErrors.push(`not a JSON-RPC request: ${raw.slice(0, 80)}`);
       return;
     }
-    const req: IncomingRequest = { id: msg.id, method: msg.method, params: msg.params, raw };
+    const req: IncomingRequest = { id: msg.id, method: msg.method, params: msg.params, raw, read };
     this.requests.push(req);
     const handler = this.handlers.get(req.method);
     let answer: Answer | undefined;
