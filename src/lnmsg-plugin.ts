@@ -20,7 +20,7 @@ import { RECEIVER_DEFAULTS, Receiver } from './receive/receiver.js';
 import { sendMessageMethod, sendMessageStatus } from './send/method.js';
 import { listSendPays, Outbox, sendpayNotified } from './send/outbox.js';
 import { sendMessageDelete, sendMessageList } from './send/outbox-methods.js';
-import { Sender } from './send/sender.js';
+import { blockAdded, Sender } from './send/sender.js';
 import { DatastoreKv } from './store/kv.js';
 import { MessageStore } from './store/messages.js';
 import { OutboxStore } from './store/outbox.js';
@@ -112,6 +112,7 @@ export function lnmsgPlugin(): Plugin {
       await outbox.open();
       return undefined;
     })
+    .subscribe('block_added', (p) => blockAdded(sender, p))
     .subscribe('sendpay_success', (p) => sendpayNotified(outbox, p))
     .subscribe('sendpay_failure', (p) => sendpayNotified(outbox, p))
     // Before lightningd's keysend plugin, which strips unknown even records (OBSERVED.md).

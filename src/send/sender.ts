@@ -177,9 +177,6 @@ function alreadySucceeded(e: unknown): boolean {
   );
 }
 
-/** How long a getinfo answer serves every send: the id never changes, the height every ~10 minutes. */
-const NODE_INFO_MAX_AGE_MS = 1000;
-
 interface Attempt {
   ok: boolean;
   preimage?: string;
@@ -197,10 +194,12 @@ export class Sender {
   private getroutesSupported = true;
   /** v26.06's sendonion takes the whole payment's amount; v24.11's refuses the parameter. */
   private sendonionTakesTotal = true;
-  /** This node's id, once getinfo told it: it never changes while lightningd runs. */
-  private selfId?: string;
-  /** The last getinfo asked, and when it answered (ms since 1970). */
-  private info?: { answer: Promise<NodeInfo>; at?: number };
+  /** getinfo's last answer: the id never changes while lightningd runs; the height is kept by `blockAdded`. */
+  private known?: NodeInfo;
+  /** A getinfo asked and not answered yet. */
+  private asking?: Promise<NodeInfo>;
+  /** The highest block lightningd announced (block_added). */
+  private notifiedHeight = 0;
 
   constructor(
     private readonly rpc: Rpc,
@@ -208,36 +207,41 @@ export class Sender {
   ) {}
 
   /**
-   * getinfo, shared by every send: one still awaited, or answered at most a second ago, serves,
-   * so messages cost lightningd (one command at a time) no getinfo each. `fresh` asks anew (after
-   * a failed attempt: the height moved on, or a restart's rescan reported an older one). It also
-   * tells `knownId`.
+   * getinfo, asked once and shared by every send, its height then kept by lightningd's
+   * block_added notifications (`blockAdded`), as xpay keeps its own: a message costs lightningd
+   * (one command at a time) no getinfo, and none runs while askrene asks lightningd for the
+   * node's channels. `fresh` asks anew (after a failed attempt: lightningd's view is the one the
+   * payee's failure is measured against).
    */
   nodeInfo(fresh = false): Promise<NodeInfo> {
-    const last = this.info;
-    if (!fresh && last && (last.at === undefined || Date.now() - last.at <= NODE_INFO_MAX_AGE_MS))
-      return last.answer;
-    const asked: { answer: Promise<NodeInfo>; at?: number } = {
-      answer: this.rpc.call<NodeInfo>('getinfo').then(
-        (info) => {
-          asked.at = Date.now();
-          this.selfId = info.id;
-          return info;
-        },
-        (e: unknown) => {
-          // Not kept: the next send asks again.
-          if (this.info === asked) this.info = undefined;
-          throw e;
-        },
-      ),
-    };
-    this.info = asked;
-    return asked.answer;
+    if (!fresh && this.known) return Promise.resolve(this.current(this.known));
+    if (!fresh && this.asking) return this.asking;
+    const asking: Promise<NodeInfo> = this.rpc
+      .call<NodeInfo>('getinfo')
+      .then((info) => {
+        this.known = info;
+        return this.current(info);
+      })
+      .finally(() => {
+        if (this.asking === asking) this.asking = undefined;
+      });
+    this.asking = asking;
+    return asking;
+  }
+
+  /** lightningd's `block_added` notification: later sends count their CLTVs from this height. */
+  blockAdded(height: number): void {
+    this.notifiedHeight = Math.max(this.notifiedHeight, height);
+  }
+
+  /** A block announced before or after getinfo answered is not undone by its answer. */
+  private current(info: NodeInfo): NodeInfo {
+    return { ...info, blockheight: Math.max(info.blockheight, this.notifiedHeight) };
   }
 
   /** This node's id once any getinfo told it, so a route can be asked for before getinfo answers. */
   knownId(): string | undefined {
-    return this.selfId;
+    return this.known?.id;
   }
 
   async send(req: SendRequest): Promise<SendResult> {
@@ -509,4 +513,10 @@ export function describe(f: Failure): string {
     f.erringChannel ? `channel ${f.erringChannel}` : undefined,
   ].filter(Boolean);
   return `${f.codeName}${f.code === undefined ? '' : ` (0x${f.code.toString(16)})`}${where.length ? ` at ${where.join(', ')}` : ''}`;
+}
+
+/** A `block_added` notification (`{hash, height}`): the sender counts CLTVs from the new height. */
+export function blockAdded(sender: Sender | undefined, payload: unknown): void {
+  const height = (payload as { height?: unknown } | undefined)?.height;
+  if (sender && Number.isSafeInteger(height) && (height as number) > 0) sender.blockAdded(height as number);
 }
