@@ -93,10 +93,14 @@ async function authorRecords(
   ];
 }
 
+/** Whether an onion over `path` holds `final` as the payee's payload. */
+function fitsOnion(path: PathHop[], blockheight: number, final: FinalContents): boolean {
+  return hopPayloadsSize(onionHops(path, blockheight, final).map((h) => h.payload)) <= HOP_PAYLOADS_SIZE;
+}
+
 /** Largest `n` for which `make(n)` still fits a `path` onion, or -1. */
 export function largestFitting(path: PathHop[], blockheight: number, make: (n: number) => FinalContents) {
-  const fits = (n: number) =>
-    hopPayloadsSize(onionHops(path, blockheight, make(n)).map((h) => h.payload)) <= HOP_PAYLOADS_SIZE;
+  const fits = (n: number) => fitsOnion(path, blockheight, make(n));
   let lo = -1;
   let hi = HOP_PAYLOADS_SIZE;
   while (lo < hi) {
@@ -215,17 +219,16 @@ async function dispatch(
     });
     return summary(paymentHash, true, [part], m.amountMsat);
   }
+  const whole: FinalContents = { ...invoiced, records: [...author, messageRecord(m.message)] };
+  if (fitsOnion(probe, info.blockheight, whole)) {
+    const part = await sender.send({ ...sending, final: whole });
+    return summary(paymentHash, false, [part], m.amountMsat);
+  }
+  // Too large for one HTLC: the largest that is sizes the pieces.
   const single = largestFitting(probe, info.blockheight, (n) => ({
     ...invoiced,
     records: [...author, messageRecord(new Uint8Array(n))],
   }));
-  if (m.message.length <= single) {
-    const part = await sender.send({
-      ...sending,
-      final: { ...invoiced, records: [...author, messageRecord(m.message)] },
-    });
-    return summary(paymentHash, false, [part], m.amountMsat);
-  }
   const parts = await sendInPieces(sender, m, { ...base, node: info }, author, invoiced, probe, single);
   return summary(paymentHash, false, parts, m.amountMsat);
 }
