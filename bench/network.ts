@@ -224,6 +224,13 @@ async function latencyAndThroughput(b: Bench): Promise<Omit<Table, 'title'>> {
   ];
   const [hashRate, coreRate] = (await throughputs([withHash, core])) as [number, number];
   const figures = (times: number[]) => [fmt(median(times), 1), fmt(quantile(times, 0.95), 1)];
+  // Each round sends once each way, back to back: a round's difference leaves out the load that
+  // drifts over the run.
+  const paired = (times: number[]) => {
+    const d = times.map((t, i) => t - (coreTimes[i] as number));
+    const sign = (x: number) => (x > 0 ? '+' : '');
+    return `median ${sign(median(d))}${fmt(median(d), 2)}, faster in ${d.filter((x) => x < 0).length} of ${d.length} rounds`;
+  };
   const ratios = (times: number[]) => [
     ratio(median(times), median(coreTimes)),
     ratio(quantile(times, 0.95), quantile(coreTimes, 0.95)),
@@ -246,7 +253,9 @@ async function latencyAndThroughput(b: Bench): Promise<Omit<Table, 'title'>> {
       `Latency: ${ROUNDS} rounds of one send each, the first of the three rotating, ${PAUSE_MS} ms apart, after ` +
       `${WARM_UP} unmeasured sends each. Throughput: ${SENDERS} loops on node 2 at once, ${BLOCKS * BLOCK} ` +
       `messages each, in blocks of ${BLOCK} alternating between lnmsg and xkeysend, ${PAUSE_MS} ms apart; an lnmsg ` +
-      `block ends when its outbox entries are written (sendmessage_list answers). Hashes made beforehand.`,
+      `block ends when its outbox entries are written (sendmessage_list answers). Hashes made beforehand. ` +
+      `Paired by round, lnmsg's latency less xkeysend's: payee's hash ${paired(hashTimes)}; spontaneous ` +
+      `${paired(spontaneousTimes)}.`,
   };
 }
 
