@@ -161,6 +161,27 @@ describe('the outbox in the plugin process, behind a fake lightningd', needsShar
     );
   });
 
+  test("an ended send's entry, still waiting, goes with the next send's HTLC: in its write, so lightningd commits them once", async () => {
+    const first = await keysend('first');
+    const hash = (first.result as { payment_hash: string }).payment_hash;
+    const next = await keysend('next'); // starts while the first one's entry waits for a quiet moment
+    const nextHash = (next.result as { payment_hash: string }).payment_hash;
+    const params = (r: IncomingRequest) => (r.params ?? {}) as { key?: string[]; payment_hash?: string };
+    const entryWrite = node.fake.requests.find(
+      (r) => r.method === 'datastore' && params(r).key?.join('/') === `lnmsg/outbox/message/${hash}`,
+    );
+    const htlc = node.fake.requests.find(
+      (r) => r.method === 'sendonion' && params(r).payment_hash === nextHash,
+    );
+    assert.ok(entryWrite && htlc);
+    assert.equal(
+      entryWrite.read,
+      htlc.read,
+      "the first entry arrived in the read of the next send's sendonion",
+    );
+    assert.equal((await entry(hash))?.status, 'complete');
+  });
+
   test('a send the payee refuses is kept failed, with the code and message sendmessage returned', async () => {
     node.fake.replyWith('waitsendpay', 'htlc-sendonion/waitsendpay');
     const answer = await keysend('no thanks');

@@ -39,7 +39,9 @@ const seconds = (ms: number) => Math.floor(ms / 1000);
  * first hop (lightningd commits it with the peer over some tens of ms). So a write waits
  * BOOKKEEPING_DELAY_MS (a send that follows another at once starts meanwhile), then until no
  * send is being prepared and none left for HTLC_QUIET_MS, at most BOOKKEEPING_MAX_WAIT_MS in all;
- * a reader asking for it has it made at once.
+ * a reader asking for it has it made at once. Writes still waiting when an HTLC of ours is handed
+ * to lightningd go with it, in the same write as its sendonion: lightningd commits them with the
+ * HTLC, which commits anyway, rather than in a commit of their own.
  */
 const BOOKKEEPING_DELAY_MS = 20;
 const HTLC_QUIET_MS = 40;
@@ -131,9 +133,10 @@ export class Outbox {
     };
   }
 
-  /** An HTLC of ours left (`sendonion`). */
+  /** An HTLC of ours is being handed to lightningd (its sendonion is sent in this tick): waiting writes go along. */
   htlcSent(): void {
     this.lastHtlc = Date.now();
+    this.flush?.hurry();
   }
 
   /** A call's claim stands until its outcome is queued: `current` writes its pending entry if asked. */
