@@ -56,8 +56,11 @@ describe('every command in README.md runs as written', needsShared(...FIXTURES),
     writeFileSync(join(work, 'message.bin'), new Uint8Array([0, 1, 2, 0xff]));
   });
   after(async () => {
-    await node.stop();
-    rmSync(work, { recursive: true, force: true });
+    try {
+      await node?.stop();
+    } finally {
+      if (work) rmSync(work, { recursive: true, force: true });
+    }
   });
 
   const manifest = (): Manifest => node.manifest;
