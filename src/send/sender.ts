@@ -3,7 +3,7 @@ import { type Rpc, RpcError, UNKNOWN_COMMAND } from '../cln/rpc.js';
 import { createLayer, removeLayer } from './askrene-layer.js';
 import { INVALID_PARAMS } from '../cln/plugin.js';
 import { decodeFailureMessage, failureCodeName, NODE, PERM } from '../onion/failure.js';
-import { HOP_PAYLOADS_SIZE, hopPayloadsSize } from '../onion/sphinx.js';
+import { HOP_PAYLOADS_SIZE, hopPayloadsSize, type OnionHop } from '../onion/sphinx.js';
 import { fromHex, toHex } from '../wire/bytes.js';
 import { CodecError } from '../wire/errors.js';
 import { decodeRefusal, type Refusal } from '../wire/refusal.js';
@@ -276,8 +276,8 @@ export class Sender {
         await pauseAndForget();
         continue;
       }
-      this.checkFits(path, info.blockheight, req);
-      const result = await this.sendonion(path, info.blockheight, req, attempt);
+      const hops = this.fittingHops(path, info.blockheight, req);
+      const result = await this.sendonion(path, hops, req, attempt);
       if (result.ok) {
         const sent = (path[0] as PathHop).amount_out_msat;
         return {
@@ -374,8 +374,10 @@ export class Sender {
     }
   }
 
-  private checkFits(path: PathHop[], blockheight: number, req: SendRequest): void {
-    const size = hopPayloadsSize(onionHops(path, blockheight, req.final).map((h) => h.payload));
+  /** The onion's hops over `path`, once they are known to fit in it. */
+  private fittingHops(path: PathHop[], blockheight: number, req: SendRequest): OnionHop[] {
+    const hops = onionHops(path, blockheight, req.final);
+    const size = hopPayloadsSize(hops.map((h) => h.payload));
     if (size > HOP_PAYLOADS_SIZE) {
       throw new SendError(
         `the message needs ${size - HOP_PAYLOADS_SIZE} bytes more than a ${path.length}-hop onion holds`,
@@ -384,10 +386,10 @@ export class Sender {
         path,
       );
     }
+    return hops;
   }
 
-  private async createOnion(path: PathHop[], blockheight: number, req: SendRequest) {
-    const hops = onionHops(path, blockheight, req.final);
+  private async createOnion(hops: OnionHop[], req: SendRequest) {
     return this.rpc.call<{ onion: string; shared_secrets: string[] }>('createonion', {
       hops: hops.map((h) => ({ pubkey: toHex(h.pubkey), payload: toHex(h.payload) })),
       assocdata: req.paymentHash,
@@ -396,12 +398,12 @@ export class Sender {
 
   private async sendonion(
     path: PathHop[],
-    blockheight: number,
+    hops: OnionHop[],
     req: SendRequest,
     attempt: number,
   ): Promise<Attempt> {
     const first = path[0] as PathHop;
-    const onion = await this.createOnion(path, blockheight, req);
+    const onion = await this.createOnion(hops, req);
     await req.claimed;
     // The payee refused another part meanwhile: this one would only be refused too.
     if (req.group.stopped) throw req.group.stopped;
