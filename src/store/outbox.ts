@@ -156,7 +156,12 @@ export class OutboxStore {
   hold(claim: ClaimedSend): Promise<void> {
     const slot = this.holding.get(claim.paymentHash);
     if (slot === undefined) return Promise.reject(new Error(`${claim.paymentHash} is not claimed`));
-    return this.kv.put(slotKey(slot), JSON.stringify(claim)).then(() => {
+    return this.putSlot(slot, claim);
+  }
+
+  /** Writes a slot (empty without a claim), and what it holds on disk once written. */
+  private putSlot(slot: number, claim?: ClaimedSend): Promise<void> {
+    return this.kv.put(slotKey(slot), claim ? JSON.stringify(claim) : '').then(() => {
       this.slots[slot] = claim;
     });
   }
@@ -227,13 +232,7 @@ export class OutboxStore {
       return 'pending';
     // A slot still holding its claim would bring the entry back at the next start.
     await Promise.all(
-      this.slots.map((claim, slot) =>
-        claim?.paymentHash === paymentHash
-          ? this.kv.put(slotKey(slot), '').then(() => {
-              this.slots[slot] = undefined;
-            })
-          : undefined,
-      ),
+      this.slots.map((claim, slot) => (claim?.paymentHash === paymentHash ? this.putSlot(slot) : undefined)),
     );
     return this.sent.remove(paymentHash);
   }
