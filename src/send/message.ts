@@ -179,7 +179,7 @@ async function send(rpc: Rpc, sender: Sender, m: MessageSend, group: PaymentGrou
     );
   } catch (e) {
     // Whatever failed, the claim has its say first (a send to the hash still going on), and the
-    // outbox hears of the failure only once the claim is written.
+    // outbox hears of the failure only once the claim is taken.
     await claimed;
     throw e;
   }

@@ -148,7 +148,7 @@ export class Outbox {
   /**
    * Queues a bookkeeping write for when lightningd is not busy with an HTLC of ours (see
    * BOOKKEEPING_DELAY_MS). It holds no payment up, and a crash before it is made costs nothing:
-   * the claim written before the HTLC left lets the next start write the entry and settle
+   * the claim written with the first HTLC lets the next start write the entry and settle
    * it from lightningd's record. Readers wait for it (`current`).
    */
   later(paymentHash: string, work: () => Promise<unknown>, now = false): Promise<void> {
