@@ -5,7 +5,8 @@
 import { readFileSync } from 'node:fs';
 import { randomBytes } from 'node:crypto';
 import { htlcAccepted } from '../src/receive/hook.js';
-import { RECEIVER_DEFAULTS, Receiver } from '../src/receive/receiver.js';
+import { RECEIVER_DEFAULTS } from '../src/receive/config.js';
+import { Receiver } from '../src/receive/receiver.js';
 import { MemoryKv } from '../src/store/kv.js';
 import { MessageStore } from '../src/store/messages.js';
 import { DEFAULT_MESSAGE_TLV_TYPE, fromHex, toHex } from '../src/index.js';

@@ -16,7 +16,8 @@ import {
 } from './receive/methods.js';
 import { DECIDE_DEFAULTS, optionsProblem, receiverConfig } from './receive/options.js';
 import { NodeInvoices } from './receive/node-invoices.js';
-import { RECEIVER_DEFAULTS, Receiver } from './receive/receiver.js';
+import { RECEIVER_DEFAULTS } from './receive/config.js';
+import { Receiver } from './receive/receiver.js';
 import { sendMessageMethod, sendMessageStatus } from './send/method.js';
 import { listSendPays, Outbox, sendpayNotified } from './send/outbox.js';
 import { sendMessageDelete, sendMessageList } from './send/outbox-methods.js';
@@ -233,17 +234,9 @@ async function startReceiver(ctx: PluginContext): Promise<Receiver> {
     new NodeInvoices(ctx.rpc),
   );
   // Only a node start replays HTLCs; after `plugin start` none will come back.
-  await r.open(ctx.startup ? REPLAY_GRACE_MS : 0, (hash) => paidByNode(ctx, hash));
+  await r.open(ctx.startup ? REPLAY_GRACE_MS : 0);
   if (!ctx.startup) ctx.log('unusual', DYNAMIC_START_WARNING);
   r.sweepEvery(SWEEP_EVERY_MS, (n) => ctx.log('info', `removed ${n} expired payment hashes`));
   r.onMessage((m) => ctx.notify('lnmsg_received', messageView(m)));
   return r;
-}
-
-/** Whether lightningd itself settled this hash (its keysend plugin does while lnmsg is away). */
-async function paidByNode(ctx: PluginContext, hash: string): Promise<boolean> {
-  const { invoices } = await ctx.rpc.call<{ invoices: { status: string }[] }>('listinvoices', {
-    payment_hash: hash,
-  });
-  return invoices.some((i) => i.status === 'paid');
 }

@@ -16,7 +16,8 @@ import {
   withLengthPrefix,
 } from '../src/index.js';
 import { htlcAccepted } from '../src/receive/hook.js';
-import { RECEIVER_DEFAULTS, Receiver } from '../src/receive/receiver.js';
+import { RECEIVER_DEFAULTS } from '../src/receive/config.js';
+import { Receiver } from '../src/receive/receiver.js';
 import { MemoryKv } from '../src/store/kv.js';
 import { MessageStore } from '../src/store/messages.js';
 import { recordedFinalHtlc } from './support/htlc.js';

@@ -127,7 +127,7 @@ describe('MessageSet: collecting', () => {
       ['another message length', part(1, { total: 4000 })],
       ['another total', part(1, { totalMsat: 5000n })],
       ['overlapping bytes', part(1, { offset: 500 })],
-      ['a piece twice', part(0, { htlcId: 9 })],
+      ['a piece again with other bytes', part(0, { htlcId: 9, data: randomBytes(1000) })],
     ] as const) {
       const h = harness();
       const set = new MessageSet('ab'.repeat(32), h.fx);
@@ -138,6 +138,41 @@ describe('MessageSet: collecting', () => {
       assert.equal(first.answer?.settle, false, name);
       assert.equal(second.answer?.settle, false, name);
     }
+  });
+
+  test('collecting: a piece repeated as it was adds its amount, not its bytes (LND repeats records in every shard)', async () => {
+    const h = harness();
+    const set = new MessageSet('ab'.repeat(32), h.fx);
+    const all = [part(0), part(0, { htlcId: 9 }), part(1), part(2)].map((p) => watch(set.offer(p)));
+    await settleMicrotasks();
+    assert.equal(set.state, 'complete');
+    assert.equal(h.completes[0]?.arg.parts.length, 4, 'every HTLC of the set, the repeat too');
+    assert.deepEqual(toHex(h.completes[0]?.arg.message ?? new Uint8Array()), toHex(MESSAGE));
+    h.completes[0]?.resolve({ kind: 'settle' });
+    await settleMicrotasks();
+    for (const a of all) assert.equal(a.answer?.settle, true);
+  });
+
+  test('collecting: every byte in but less than total_msat: it waits for the amount, then completes', async () => {
+    const h = harness();
+    const set = new MessageSet('ab'.repeat(32), h.fx);
+    for (const i of [0, 1, 2]) void set.offer(part(i, { totalMsat: 4000n }));
+    await settleMicrotasks();
+    assert.equal(set.state, 'collecting');
+    void set.offer(part(2, { htlcId: 3, totalMsat: 4000n }));
+    await settleMicrotasks();
+    assert.equal(set.state, 'complete');
+  });
+
+  test('collecting -> refused: the part timer names the missing amount when every byte is in', async () => {
+    const h = harness();
+    const set = new MessageSet('ab'.repeat(32), h.fx);
+    const a = watch(set.offer(part(0, { totalMsat: 4000n })));
+    for (const i of [1, 2]) void set.offer(part(i, { totalMsat: 4000n }));
+    h.advance(PART_TIMEOUT);
+    await settleMicrotasks();
+    assert.equal(set.state, 'refused');
+    assert.match(a.answer && !a.answer.settle ? a.answer.reason : '', /3000 of 4000 msat/);
   });
 
   test('a part with another payment secret is refused alone; the set goes on', async () => {

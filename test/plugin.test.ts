@@ -2,10 +2,10 @@ import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import { sha256 } from '@noble/hashes/sha2.js';
 import {
-  decodeFailureMessage,
-  decodeRefusal,
   DEFAULT_MESSAGE_TLV_TYPE,
   fromHex,
+  incorrectOrUnknownPaymentDetails,
+  RECORD,
   toHex,
   utf8,
 } from '../src/index.js';
@@ -104,10 +104,20 @@ describe('bin/lnmsg-plugin driven with recorded lightningd messages', FIX, () =>
         assert.equal(toHex(sha256(fromHex(r.payment_key ?? ''))), hash);
         received.push(hash);
       } else if (rec.node === 3 && payload.includes('fe020c2116')) {
-        // A message record to a hash lnmsg never made (record.py's random hashes): refused, saying so.
-        const failure = (answer.result as { failure_message: string }).failure_message;
-        const trailing = decodeFailureMessage(fromHex(failure)).trailing;
-        assert.equal(trailing && decodeRefusal(trailing)?.cause, 'unknown_hash', `${rec.step} ${msg.id}`);
+        // A message record to a hash nobody here made (record.py's random hashes): failed as lightningd
+        // fails an unknown hash, and no more.
+        const { htlc } = msg.params as {
+          htlc: { amount_msat: number; cltv_expiry: number; cltv_expiry_relative: number };
+        };
+        const height = htlc.cltv_expiry - htlc.cltv_expiry_relative;
+        assert.deepEqual(
+          answer.result,
+          {
+            result: 'fail',
+            failure_message: toHex(incorrectOrUnknownPaymentDetails(BigInt(htlc.amount_msat), height)),
+          },
+          `${rec.step} ${msg.id}`,
+        );
       } else {
         assert.deepEqual(r, { result: 'continue' }, `${rec.step} node ${rec.node} ${msg.id}`);
         continued++;
@@ -191,7 +201,7 @@ describe('bin/lnmsg-plugin driven with recorded lightningd messages', FIX, () =>
     assert.match(fail.failure_message, /^400f00000000000003e8[0-9a-f]{8}fe020c21590103$/);
   });
 
-  test('refusals: short amount, malformed payload, each with 0x400f; no lnmsg record: left to lightningd', async () => {
+  test('refusals: short amount, a malformed piece, each with 0x400f; no lnmsg record or no parse: left to lightningd', async () => {
     const hash = await node.result<string>('receivemessage_new', [5000]);
     // Nothing of lnmsg's in the payload: lightningd (which does not know the hash) fails it with 0x400f.
     const plain = await node.hook(
@@ -202,9 +212,22 @@ describe('bin/lnmsg-plugin driven with recorded lightningd messages', FIX, () =>
       }),
     );
     assert.deepEqual(plain.result, { result: 'continue' });
+    // Truncated: it does not parse, so lightningd fails it itself, as for any hash.
+    const truncated = await node.hook(
+      htlcRequest({ paymentHash: hash, amountMsat: 5000, payload: '0bfe020c2116ffff' }),
+    );
+    assert.deepEqual(truncated.result, { result: 'continue' });
     const cases = [
       htlcRequest({ paymentHash: hash, amountMsat: 4999, payload: finalPayload(utf8.encode('short')) }),
-      htlcRequest({ paymentHash: hash, amountMsat: 5000, payload: '0bfe020c2116ffff' }),
+      htlcRequest({
+        paymentHash: hash,
+        amountMsat: 5000,
+        payload: {
+          amtToForward: 5000n,
+          outgoingCltvValue: 126,
+          customRecords: [{ type: RECORD.chunk, value: Uint8Array.of(1) }],
+        },
+      }),
     ];
     for (const request of cases) {
       const answer = await node.hook(request);

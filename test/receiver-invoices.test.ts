@@ -8,6 +8,7 @@ import {
   decodeHopPayload,
   decodeRefusal,
   encodeChunk,
+  incorrectOrUnknownPaymentDetails,
   fromHex,
   RECORD,
   stripLengthPrefix,
@@ -16,17 +17,15 @@ import {
   utf8,
 } from '../src/index.js';
 import { invoicePaid, invoicePayment } from '../src/receive/hook.js';
-import type { NodeInvoice } from '../src/receive/node-invoices.js';
-import {
-  type InvoiceBook,
-  type InvoicePaymentResult,
-  RECEIVER_DEFAULTS,
-  Receiver,
-} from '../src/receive/receiver.js';
+import { RECEIVER_DEFAULTS, type ReceiverConfig } from '../src/receive/config.js';
+import type { InvoiceBook } from '../src/receive/hashes.js';
+import type { NodeInvoice, Settlement } from '../src/receive/node-invoices.js';
+import { type InvoicePaymentResult, Receiver } from '../src/receive/receiver.js';
 import { type Kv, MemoryKv } from '../src/store/kv.js';
 import { MessageStore, type ReceivedMessage } from '../src/store/messages.js';
 import { htlcRequest } from './support/htlc.js';
 import { lightningdMessages } from './support/recorded.js';
+import { v26066Params, v26066Result } from './support/recorded-v26066.js';
 
 const TYPE = 34349334n;
 const config = { ...RECEIVER_DEFAULTS, tlvType: TYPE, nodeId: new Uint8Array(33).fill(2) };
@@ -35,7 +34,9 @@ const text = (s: string) => utf8.encode(s);
 /** lightningd's invoices as the receiver asks for them: made with a preimage, found by hash. */
 class Book implements InvoiceBook {
   readonly made = new Map<string, NodeInvoice & { preimage: string }>();
-  async create(p: { label: string; expirySeconds: number; preimage: string }) {
+  /** Hashes whose HTLCs lightningd still holds. */
+  readonly holding = new Set<string>();
+  async create(p: { label: string; expirySeconds: number; preimage: string; amountMsat?: number }) {
     const hash = toHex(sha256(fromHex(p.preimage)));
     const inv = {
       label: p.label,
@@ -43,6 +44,7 @@ class Book implements InvoiceBook {
       status: 'unpaid' as const,
       expiresAt: Math.floor(Date.now() / 1000) + p.expirySeconds,
       preimage: p.preimage,
+      ...(p.amountMsat === undefined ? {} : { amountMsat: p.amountMsat }),
     };
     this.made.set(hash, inv);
     return {
@@ -52,14 +54,36 @@ class Book implements InvoiceBook {
       expires_at: inv.expiresAt,
     };
   }
+  /** An invoice lightningd made, as its recorded `invoice` call asked and answered. */
+  recorded(name: string) {
+    const r = v26066Result<{ payment_hash: string; payment_secret: string; expires_at: number }>(
+      'plain-node3.jsonl',
+      name,
+    );
+    this.made.set(r.payment_hash, {
+      label: String(v26066Params('plain-node3.jsonl', name).label),
+      paymentSecret: fromHex(r.payment_secret),
+      status: 'unpaid',
+      expiresAt: r.expires_at,
+      preimage: '',
+    });
+  }
+  paid(hash: string) {
+    const inv = this.made.get(hash);
+    if (inv) this.made.set(hash, { ...inv, status: 'paid' });
+  }
   async find(hash: string) {
     return this.made.get(hash);
   }
+  async settlement(hash: string): Promise<Settlement> {
+    if (this.made.get(hash)?.status === 'paid') return 'paid';
+    return this.holding.has(hash) ? 'pending' : 'released';
+  }
 }
 
-async function setup(kv: Kv = new MemoryKv(), book = new Book()) {
+async function setup(kv: Kv = new MemoryKv(), book = new Book(), more: Partial<ReceiverConfig> = {}) {
   const store = new MessageStore(kv);
-  const receiver = new Receiver(store, config, () => {}, Date.now, book);
+  const receiver = new Receiver(store, { ...config, ...more }, () => {}, Date.now, book);
   await receiver.open();
   const seen: ReceivedMessage[] = [];
   receiver.onMessage((m) => seen.push(m));
@@ -109,7 +133,58 @@ async function invoiceOf(receiver: Receiver, book: Book, opts: { hold?: boolean 
   const inv = await receiver.newBolt11({ amountMsat: 1000, ...opts });
   const made = book.made.get(inv.payment_hash);
   assert.ok(made);
-  return { ...inv, secret: made.paymentSecret, preimage: made.preimage };
+  return { ...inv, secret: made.paymentSecret as Uint8Array, preimage: made.preimage };
+}
+
+/** What lightningd fails an HTLC on a hash it does not know with (failmsg_incorrect_or_unknown). */
+const unknownTo = (req: HtlcAcceptedRequest) => ({
+  result: 'fail',
+  failure_message: toHex(
+    incorrectOrUnknownPaymentDetails(
+      BigInt(req.htlc.amount_msat),
+      req.htlc.cltv_expiry - req.htlc.cltv_expiry_relative,
+    ),
+  ),
+});
+
+/** An HTLC of `inv`'s payment with `records`, proving its secret (or another one's). */
+const payingHtlc = (hash: string, secret: Uint8Array, recs: TlvRecord[], amountMsat = 1000) =>
+  htlcRequest({ paymentHash: hash, amountMsat, payload: paying(secret, recs, BigInt(amountMsat)) });
+
+/** The first 5 bytes of `message` as the first of its pieces, for half of `inv`'s amount. */
+const firstPiece = (inv: { payment_hash: string; secret: Uint8Array }, message: Uint8Array) =>
+  payingHtlc(
+    inv.payment_hash,
+    inv.secret,
+    [
+      {
+        type: RECORD.chunk,
+        value: encodeChunk({
+          token: randomBytes(8),
+          offset: 0,
+          total: message.length,
+          messageId: sha256(message).subarray(0, 16),
+          data: message.subarray(0, 5),
+        }),
+      },
+    ],
+    500,
+  );
+
+/** lightningd settling `inv`: its invoice_payment hook, then (if passed) its notification. */
+async function lightningdPays(
+  receiver: Receiver,
+  book: Book,
+  inv: { label: string; preimage: string; payment_hash: string },
+  msat = 1000,
+) {
+  const { hook, notification } = recordedInvoicePayment(inv.label, inv.preimage, msat);
+  const answer = await invoicePayment(receiver, hook);
+  if ('result' in answer && answer.result === 'continue') {
+    book.paid(inv.payment_hash);
+    await invoicePaid(receiver, notification);
+  }
+  return answer;
 }
 
 describe('receiver: messages on BOLT 11 invoices', () => {
@@ -122,15 +197,12 @@ describe('receiver: messages on BOLT 11 invoices', () => {
     assert.equal(kept?.preimage, undefined, 'lightningd settles: lnmsg keeps no preimage');
   });
 
-  test('a part with the secret is handed on without the even records; the message settles when lightningd says', async () => {
+  test('a part with the secret: stored settling, then handed on without the even records; settled when lightningd says', async () => {
     const { receiver, store, book, seen } = await setup();
     const inv = await invoiceOf(receiver, book);
     const sender = { type: RECORD.sender, value: new Uint8Array(33).fill(3) };
     const r = await receiver.onHtlcAccepted(
-      htlcRequest({
-        paymentHash: inv.payment_hash,
-        payload: paying(inv.secret, [{ type: TYPE, value: text('on an invoice') }, sender]),
-      }),
+      payingHtlc(inv.payment_hash, inv.secret, [{ type: TYPE, value: text('on an invoice') }, sender]),
     );
     const handed = records(r);
     assert.deepEqual(
@@ -140,16 +212,12 @@ describe('receiver: messages on BOLT 11 invoices', () => {
     );
     assert.equal(toHex(handed.paymentData?.paymentSecret ?? new Uint8Array()), toHex(inv.secret));
     assert.equal(
-      await store.message(inv.payment_hash),
-      undefined,
-      'nothing stored before lightningd has the amount',
+      (await store.message(inv.payment_hash))?.status,
+      'settling',
+      'stored before lightningd has it',
     );
-
-    const { hook, notification } = recordedInvoicePayment(inv.label, inv.preimage, 1000);
-    assert.deepEqual(await invoicePayment(receiver, hook), { result: 'continue' });
-    assert.equal((await store.message(inv.payment_hash))?.status, 'settling');
     assert.equal(seen.length, 0, 'not announced before it settled');
-    await invoicePaid(receiver, notification);
+    assert.deepEqual(await lightningdPays(receiver, book, inv), { result: 'continue' });
     const m = await store.message(inv.payment_hash);
     assert.equal(m?.status, 'settled');
     assert.equal(utf8.decode(fromHex(m?.messageHex ?? '')), 'on an invoice');
@@ -160,64 +228,86 @@ describe('receiver: messages on BOLT 11 invoices', () => {
     );
   });
 
-  test('a part without the secret (a node on the route) is refused as an unknown hash and cannot block the payer', async () => {
+  test('a part without the secret (a node on the route) gets lightningd’s unknown-hash failure and cannot block the payer', async () => {
     const { receiver, store, book } = await setup();
     const inv = await invoiceOf(receiver, book);
-    const forged = await receiver.onHtlcAccepted(
-      htlcRequest({
-        paymentHash: inv.payment_hash,
-        payload: paying(randomBytes(32), [{ type: TYPE, value: text('forged') }]),
-      }),
+    const forged = payingHtlc(inv.payment_hash, randomBytes(32), [{ type: TYPE, value: text('forged') }]);
+    assert.deepEqual(await receiver.onHtlcAccepted(forged), unknownTo(forged));
+    const none = htlcRequest({
+      paymentHash: inv.payment_hash,
+      payload: {
+        amtToForward: 1000n,
+        outgoingCltvValue: 126,
+        customRecords: [{ type: TYPE, value: text('x') }],
+      },
+    });
+    assert.deepEqual(await receiver.onHtlcAccepted(none), unknownTo(none));
+    assert.equal(await store.message(inv.payment_hash), undefined);
+    records(
+      await receiver.onHtlcAccepted(
+        payingHtlc(inv.payment_hash, inv.secret, [{ type: TYPE, value: text('real') }]),
+      ),
     );
-    assert.equal(causeOf(forged), 'unknown_hash');
-    const none = await receiver.onHtlcAccepted(
-      htlcRequest({
+    assert.deepEqual(await lightningdPays(receiver, book, inv), { result: 'continue' });
+    assert.equal(utf8.decode(fromHex((await store.message(inv.payment_hash))?.messageHex ?? '')), 'real');
+  });
+
+  test('a known preimage is no credential: a keysend-style message on a paid invoice’s hash stores nothing', async () => {
+    for (const hold of [false, true]) {
+      const { receiver, store, book } = await setup();
+      const inv = await invoiceOf(receiver, book, { hold });
+      // Paid without a message: every node on its route now knows the preimage.
+      assert.deepEqual(await receiver.onHtlcAccepted(payingHtlc(inv.payment_hash, inv.secret, [])), {
+        result: 'continue',
+      });
+      await lightningdPays(receiver, book, inv);
+      const forged = htlcRequest({
         paymentHash: inv.payment_hash,
         payload: {
           amtToForward: 1000n,
           outgoingCltvValue: 126,
-          customRecords: [{ type: TYPE, value: text('x') }],
+          customRecords: [
+            { type: TYPE, value: text('ship to 1 Attacker Street') },
+            { type: RECORD.keysendPreimage, value: fromHex(inv.preimage) },
+          ],
         },
-      }),
-    );
-    assert.equal(causeOf(none), 'unknown_hash');
-    const real = await receiver.onHtlcAccepted(
-      htlcRequest({
-        paymentHash: inv.payment_hash,
-        payload: paying(inv.secret, [{ type: TYPE, value: text('real') }]),
-      }),
-    );
-    records(real);
-    const { hook } = recordedInvoicePayment(inv.label, inv.preimage, 1000);
-    assert.deepEqual(await invoicePayment(receiver, hook), { result: 'continue' });
-    assert.equal(utf8.decode(fromHex((await store.message(inv.payment_hash))?.messageHex ?? '')), 'real');
+      });
+      assert.deepEqual(await receiver.onHtlcAccepted(forged), unknownTo(forged), `hold=${hold}`);
+      assert.equal(await store.message(inv.payment_hash), undefined, `hold=${hold}: nothing stored`);
+    }
   });
 
-  test('held: lightningd waits on invoice_payment until the payee decides', async () => {
+  test('held: the HTLC waits in htlc_accepted until the payee decides; refused, the invoice is payable again', async () => {
     const { receiver, store, book } = await setup();
     const inv = await invoiceOf(receiver, book, { hold: true });
-    records(
-      await receiver.onHtlcAccepted(
-        htlcRequest({
-          paymentHash: inv.payment_hash,
-          payload: paying(inv.secret, [{ type: TYPE, value: text('ok?') }]),
-        }),
-      ),
+    const first = receiver.onHtlcAccepted(
+      payingHtlc(inv.payment_hash, inv.secret, [{ type: TYPE, value: text('ok?') }]),
     );
-    const { hook } = recordedInvoicePayment(inv.label, inv.preimage, 1000);
-    const answer = invoicePayment(receiver, hook);
-    for (let i = 0; i < 20 && (await store.message(inv.payment_hash))?.status !== 'held'; i++) await tick();
-    assert.equal((await store.message(inv.payment_hash))?.status, 'held');
+    assert.equal((await receiver.wait(inv.payment_hash, 5000))?.status, 'held');
     assert.deepEqual(await receiver.decide(inv.payment_hash, { accept: false, reason: 'no thanks' }), {
       ok: true,
       state: 'refused',
     });
-    const r = await answer;
-    assert.equal(causeOf(r), 'refused');
+    assert.equal(causeOf(await first), 'refused');
     assert.equal((await store.message(inv.payment_hash))?.status, 'rejected');
+    // lightningd never saw those HTLCs: a new message on the invoice is held in its turn, then accepted.
+    const next = receiver.wait('any', 5000);
+    const second = receiver.onHtlcAccepted(
+      payingHtlc(inv.payment_hash, inv.secret, [{ type: TYPE, value: text('now?') }]),
+    );
+    assert.equal((await next)?.status, 'held');
+    assert.deepEqual(await receiver.decide(inv.payment_hash, { accept: true }), {
+      ok: true,
+      state: 'settled',
+    });
+    records(await second);
+    assert.equal((await store.message(inv.payment_hash))?.status, 'settling');
+    assert.deepEqual(await lightningdPays(receiver, book, inv), { result: 'continue' });
+    const m = await store.message(inv.payment_hash);
+    assert.deepEqual([m?.status, utf8.decode(fromHex(m?.messageHex ?? ''))], ['settled', 'now?']);
   });
 
-  test('pieces of a multi-part message on an invoice: each handed on, stored when paid', async () => {
+  test('pieces of a multi-part message on an invoice: held until whole, stored, then all handed on', async () => {
     const { receiver, store, book } = await setup();
     const inv = await invoiceOf(receiver, book);
     const message = text('a message in two pieces');
@@ -227,23 +317,45 @@ describe('receiver: messages on BOLT 11 invoices', () => {
       encodeChunk({ token, offset: 0, total: message.length, messageId: id, data: message.subarray(0, 10) }),
       encodeChunk({ token, offset: 10, total: message.length, data: message.subarray(10) }),
     ];
-    for (const value of pieces) {
-      const handed = records(
-        await receiver.onHtlcAccepted(
-          htlcRequest({
-            paymentHash: inv.payment_hash,
-            amountMsat: 500,
-            payload: paying(inv.secret, [{ type: RECORD.chunk, value }], 500n),
-          }),
+    const answers = await Promise.all(
+      pieces.map((value) =>
+        receiver.onHtlcAccepted(
+          payingHtlc(inv.payment_hash, inv.secret, [{ type: RECORD.chunk, value }], 500),
         ),
-      );
-      assert.equal(handed.customRecords.length, 0);
-    }
-    const { hook } = recordedInvoicePayment(inv.label, inv.preimage, 1000);
-    assert.deepEqual(await invoicePayment(receiver, hook), { result: 'continue' });
+      ),
+    );
+    for (const a of answers) assert.equal(records(a).customRecords.length, 0);
+    assert.deepEqual(await lightningdPays(receiver, book, inv), { result: 'continue' });
     const m = await store.message(inv.payment_hash);
     assert.equal(m?.messageHex, toHex(message));
     assert.equal(m?.htlcs.length, 2);
+  });
+
+  test('the same message record repeated in every part (as LND sends) is one message; a record that differs fails the set', async () => {
+    const { receiver, store, book } = await setup();
+    const inv = await invoiceOf(receiver, book);
+    const same = [text('one order'), text('one order')];
+    const answers = await Promise.all(
+      same.map((m) =>
+        receiver.onHtlcAccepted(payingHtlc(inv.payment_hash, inv.secret, [{ type: TYPE, value: m }], 500)),
+      ),
+    );
+    for (const a of answers) records(a);
+    const m = await store.message(inv.payment_hash);
+    assert.deepEqual(
+      [utf8.decode(fromHex(m?.messageHex ?? '')), m?.amountMsat, m?.htlcs.length],
+      ['one order', 1000, 2],
+    );
+    const other = await invoiceOf(receiver, book);
+    const differ = await Promise.all(
+      [text('one order'), text('two orders')].map((m) =>
+        receiver.onHtlcAccepted(
+          payingHtlc(other.payment_hash, other.secret, [{ type: TYPE, value: m }], 500),
+        ),
+      ),
+    );
+    for (const a of differ) assert.equal(causeOf(a), 'malformed');
+    assert.equal(await store.message(other.payment_hash), undefined);
   });
 
   test("a held multi-part message may wait only until its earliest HTLC's deadline", async () => {
@@ -297,31 +409,42 @@ describe('receiver: messages on BOLT 11 invoices', () => {
     );
   });
 
-  test('paid before every byte is in: refused, nothing stored', async () => {
-    const { receiver, store, book } = await setup();
+  test('a stalled part leaves nothing behind: the invoice is payable again, with or without a message, and deletable', async () => {
+    const { receiver, store, book } = await setup(new MemoryKv(), new Book(), { mppTimeoutSeconds: 0.05 });
     const inv = await invoiceOf(receiver, book);
     const message = text('only half of this arrives');
+    const half = await receiver.onHtlcAccepted(firstPiece(inv, message));
+    assert.ok(half.result === 'fail' && half.failure_message === '0017', JSON.stringify(half));
+    assert.equal(await store.message(inv.payment_hash), undefined);
+    assert.equal(await receiver.delete(inv.payment_hash), undefined, 'not "held"');
+    // Without a message: lightningd has the amount, lnmsg lets it settle.
+    assert.deepEqual(await receiver.onHtlcAccepted(payingHtlc(inv.payment_hash, inv.secret, [])), {
+      result: 'continue',
+    });
+    assert.deepEqual(await lightningdPays(receiver, book, inv), { result: 'continue' });
+    // With a message, on another invoice whose first attempt stalled the same way.
+    const other = await invoiceOf(receiver, book);
+    const stalled = await receiver.onHtlcAccepted(
+      payingHtlc(other.payment_hash, other.secret, [{ type: TYPE, value: text('x') }], 500),
+    );
+    assert.equal(stalled.result, 'fail');
     records(
       await receiver.onHtlcAccepted(
-        htlcRequest({
-          paymentHash: inv.payment_hash,
-          payload: paying(inv.secret, [
-            {
-              type: RECORD.chunk,
-              value: encodeChunk({
-                token: randomBytes(8),
-                offset: 0,
-                total: message.length,
-                messageId: sha256(message).subarray(0, 16),
-                data: message.subarray(0, 5),
-              }),
-            },
-          ]),
-        }),
+        payingHtlc(other.payment_hash, other.secret, [{ type: TYPE, value: text('again') }]),
       ),
     );
+    assert.deepEqual(await lightningdPays(receiver, book, other), { result: 'continue' });
+    assert.equal((await store.message(other.payment_hash))?.status, 'settled');
+  });
+
+  test('lightningd has the whole amount while lnmsg still holds parts of a message: that payment is refused', async () => {
+    const { receiver, store, book } = await setup(new MemoryKv(), new Book(), { mppTimeoutSeconds: 0.2 });
+    const inv = await invoiceOf(receiver, book);
+    const message = text('two pieces, one lost');
+    const pending = receiver.onHtlcAccepted(firstPiece(inv, message));
     const { hook } = recordedInvoicePayment(inv.label, inv.preimage, 1000);
-    assert.equal(causeOf(await invoicePayment(receiver, hook)), 'malformed');
+    assert.deepEqual(await invoicePayment(receiver, hook), { result: 'reject' });
+    assert.equal((await pending).result, 'fail');
     assert.equal(await store.message(inv.payment_hash), undefined);
   });
 
@@ -330,31 +453,60 @@ describe('receiver: messages on BOLT 11 invoices', () => {
     const { receiver, store } = await setup(new MemoryKv(), book);
     // Made by lightningd's own `invoice`, not by lnmsg.
     const preimage = toHex(randomBytes(32));
-    const made = await book.create({ label: 'shop-42', expirySeconds: 3600, preimage });
+    const made = await book.create({ label: 'shop-42', expirySeconds: 3600, preimage, amountMsat: 1000 });
     records(
       await receiver.onHtlcAccepted(
-        htlcRequest({
-          paymentHash: made.payment_hash,
-          payload: paying(fromHex(made.payment_secret), [{ type: TYPE, value: text('for order 42') }]),
-        }),
+        payingHtlc(made.payment_hash, fromHex(made.payment_secret), [
+          { type: TYPE, value: text('for order 42') },
+        ]),
       ),
     );
-    const { hook } = recordedInvoicePayment('shop-42', preimage, 1000);
-    assert.deepEqual(await invoicePayment(receiver, hook), { result: 'continue' });
+    const inv = { label: 'shop-42', preimage, payment_hash: made.payment_hash };
+    assert.deepEqual(await lightningdPays(receiver, book, inv), { result: 'continue' });
     const m = await store.message(made.payment_hash);
-    assert.equal(m?.label, 'shop-42');
-    assert.equal(m?.spontaneous, false);
+    assert.deepEqual([m?.label, m?.spontaneous, m?.status], ['shop-42', false, 'settled']);
+    // Less than that invoice asks: refused, with the amount it takes.
+    const asked = await book.create({
+      label: 'shop-43',
+      expirySeconds: 3600,
+      preimage: toHex(randomBytes(32)),
+      amountMsat: 5000,
+    });
+    const low = await receiver.onHtlcAccepted(
+      payingHtlc(asked.payment_hash, fromHex(asked.payment_secret), [{ type: TYPE, value: text('cheap') }]),
+    );
+    assert.equal(causeOf(low), 'amount_too_low');
   });
 
-  test('lnmsg records for a hash with no invoice at all: unknown_hash', async () => {
+  test('lnmsg records for a hash with no invoice at all: lightningd’s unknown-hash failure', async () => {
     const { receiver } = await setup();
-    const r = await receiver.onHtlcAccepted(
-      htlcRequest({
-        paymentHash: toHex(randomBytes(32)),
-        payload: paying(randomBytes(32), [{ type: TYPE, value: text('?') }]),
-      }),
+    const req = payingHtlc(toHex(randomBytes(32)), randomBytes(32), [{ type: TYPE, value: text('?') }]);
+    assert.deepEqual(await receiver.onHtlcAccepted(req), unknownTo(req));
+  });
+
+  test('one answer whatever the hash: the same malformed part without the secret fails alike on every kind', async () => {
+    const { receiver, book } = await setup();
+    const lnmsgInvoice = await invoiceOf(receiver, book);
+    const nodeInvoice = await book.create({
+      label: 'plain',
+      expirySeconds: 3600,
+      preimage: toHex(randomBytes(32)),
+    });
+    const seed = await receiver.newInvoice({});
+    const badChunk = [{ type: RECORD.chunk, value: Uint8Array.of(1, 2, 3) }];
+    const answers = [];
+    for (const hash of [lnmsgInvoice.payment_hash, nodeInvoice.payment_hash, toHex(randomBytes(32))]) {
+      const req = payingHtlc(hash, randomBytes(32), badChunk);
+      const r = await receiver.onHtlcAccepted(req);
+      assert.deepEqual(r, unknownTo(req));
+      answers.push(r);
+    }
+    assert.equal(new Set(answers.map((a) => JSON.stringify(a))).size, 1);
+    // The seed's hash is its own credential: its payer is told what was wrong.
+    assert.equal(
+      causeOf(await receiver.onHtlcAccepted(payingHtlc(seed.paymentHash, randomBytes(32), badChunk))),
+      'malformed',
     );
-    assert.equal(causeOf(r), 'unknown_hash');
   });
 });
 
@@ -369,9 +521,15 @@ describe('receiver: the data of every payment (recorded on a production node, v2
   const notificationOf = (name: string) =>
     step(name).find((m) => m.msg.method === 'invoice_payment' && m.msg.id === undefined)?.msg.params
       ?.invoice_payment;
+  const recordedBook = () => {
+    const book = new Book();
+    book.recorded('plain-odd/invoice');
+    book.recorded('plain-xpay/invoice');
+    return book;
+  };
 
   test('an ordinary invoice paid with a boostagram: handed on untouched, kept once paid, settled on the notification', async () => {
-    const { receiver, store, seen } = await setup();
+    const { receiver, store, seen } = await setup(new MemoryKv(), recordedBook());
     const htlc = hookOf('plain-sendonion-odd-records');
     assert.deepEqual(await receiver.onHtlcAccepted(htlc), { result: 'continue' });
     assert.deepEqual(await invoicePayment(receiver, paymentOf('plain-sendonion-odd-records')), {
@@ -393,8 +551,66 @@ describe('receiver: the data of every payment (recorded on a production node, v2
     assert.equal(seen.length, 1);
   });
 
+  test('a forged boostagram on a published invoice’s hash, then the honest payment: nothing forged is stored', async () => {
+    const { receiver, store } = await setup(new MemoryKv(), recordedBook());
+    const honest = hookOf('plain-sendonion-odd-records');
+    const hash = honest.htlc.payment_hash;
+    const boost = {
+      type: 7629169n,
+      value: text('{"message":"FORGED by a routing node","value_msat_total":1}'),
+    };
+    const forged = htlcRequest({
+      paymentHash: hash,
+      payload: paying(randomBytes(32), [boost], 6000n),
+      amountMsat: 6000,
+    });
+    // lnmsg lets it through untouched; lightningd fails it ("without secret").
+    assert.deepEqual(await receiver.onHtlcAccepted(forged), { result: 'continue' });
+    assert.deepEqual(await receiver.onHtlcAccepted(honest), { result: 'continue' });
+    await invoicePayment(receiver, paymentOf('plain-sendonion-odd-records'));
+    const m = await store.message(hash);
+    assert.ok(m, 'the honest records are kept');
+    assert.ok(!(m.records ?? []).some((r) => r.value === toHex(boost.value)), 'the forged boostagram is not');
+    const sent = decodeHopPayload(stripLengthPrefix(fromHex(honest.onion.payload))).customRecords;
+    assert.deepEqual(
+      m.records,
+      sent.map((r) => ({ type: r.type.toString(), value: toHex(r.value) })),
+    );
+  });
+
+  test('a forged boostagram, then an honest payment without records: nothing is stored at all', async () => {
+    const { receiver, store } = await setup(new MemoryKv(), recordedBook());
+    const honest = hookOf('plain-xpay');
+    const hash = honest.htlc.payment_hash;
+    const boost = { type: 7629169n, value: text('{"message":"FORGED"}') };
+    const forged = htlcRequest({
+      paymentHash: hash,
+      payload: paying(randomBytes(32), [boost], 5000n),
+      amountMsat: 5000,
+    });
+    assert.deepEqual(await receiver.onHtlcAccepted(forged), { result: 'continue' });
+    assert.deepEqual(await receiver.onHtlcAccepted(honest), { result: 'continue' });
+    await invoicePayment(receiver, paymentOf('plain-xpay'));
+    assert.equal(await store.message(hash), undefined);
+  });
+
+  test('deleting a records-only entry keeps the invoice’s own record: a message on it is still held', async () => {
+    const book = recordedBook();
+    const { receiver, store } = await setup(new MemoryKv(), book);
+    const htlc = hookOf('plain-sendonion-odd-records');
+    const hash = htlc.htlc.payment_hash;
+    const made = book.made.get(hash);
+    assert.ok(made);
+    await store.addInvoice({ paymentHash: hash, amountMsat: 0, createdAt: 0, hold: true, label: made.label });
+    await receiver.onHtlcAccepted(htlc);
+    await invoicePayment(receiver, paymentOf('plain-sendonion-odd-records'));
+    assert.equal((await store.message(hash))?.messageHex, '');
+    assert.ok(await receiver.delete(hash));
+    assert.equal((await store.invoice(hash))?.hold, true, 'the invoice record and its hold stay');
+  });
+
   test('records of a payment that never completes are never kept', async () => {
-    const { receiver, store } = await setup();
+    const { receiver, store } = await setup(new MemoryKv(), recordedBook());
     const htlc = hookOf('plain-sendonion-odd-records');
     await receiver.onHtlcAccepted(htlc);
     assert.equal(await store.message(htlc.htlc.payment_hash), undefined);
@@ -404,7 +620,7 @@ describe('receiver: the data of every payment (recorded on a production node, v2
   });
 
   test('xpay of an invoice without records leaves nothing', async () => {
-    const { receiver, store } = await setup();
+    const { receiver, store } = await setup(new MemoryKv(), recordedBook());
     const htlc = hookOf('plain-xpay');
     assert.deepEqual(await receiver.onHtlcAccepted(htlc), { result: 'continue' });
     assert.deepEqual(await invoicePayment(receiver, paymentOf('plain-xpay')), { result: 'continue' });
@@ -426,23 +642,31 @@ describe('receiver: the data of every payment (recorded on a production node, v2
     );
   });
 
-  for (const paid of [true, false]) {
-    test(`after a restart, a settling payment lightningd ${paid ? 'settled is written settled' : 'did not settle is dropped'}`, async () => {
+  for (const outcome of ['paid', 'released', 'pending'] as const) {
+    test(`after a restart, a settling payment lightningd ${outcome === 'paid' ? 'settled is written settled' : outcome === 'released' ? 'released is dropped' : 'still holds stays settling'}`, async () => {
       const kv = new MemoryKv();
-      const first = await setup(kv);
+      const book = recordedBook();
+      const first = await setup(kv, book);
       const htlc = hookOf('plain-sendonion-odd-records');
+      const hash = htlc.htlc.payment_hash;
       await first.receiver.onHtlcAccepted(htlc);
       await invoicePayment(first.receiver, paymentOf('plain-sendonion-odd-records'));
       first.receiver.close();
+      if (outcome === 'paid') book.paid(hash);
+      if (outcome === 'pending') book.holding.add(hash);
       const store = new MessageStore(kv);
-      const again = new Receiver(store, config);
-      await again.open(0, async () => paid);
-      for (let i = 0; i < 20 && (await store.message(htlc.htlc.payment_hash))?.status === 'settling'; i++)
-        await tick();
-      const m = await store.message(htlc.htlc.payment_hash);
-      if (paid) assert.equal(m?.status, 'settled');
-      else assert.equal(m, undefined);
-      assert.deepEqual(await store.heldHashes(), []);
+      const again = new Receiver(store, config, () => {}, Date.now, book);
+      await again.open(0);
+      for (let i = 0; i < 20 && (await store.message(hash))?.status === 'settling'; i++) await tick();
+      const m = await store.message(hash);
+      if (outcome === 'paid') assert.equal(m?.status, 'settled');
+      if (outcome === 'released') assert.equal(m, undefined);
+      if (outcome === 'pending')
+        assert.equal(m?.status, 'settling', 'never written refused while lightningd holds it');
+      assert.deepEqual(await store.heldHashes(), outcome === 'pending' ? [hash] : []);
+      // Whatever lnmsg wrote, lightningd's notification settles it.
+      await invoicePaid(again, notificationOf('plain-sendonion-odd-records'));
+      if (outcome !== 'released') assert.equal((await store.message(hash))?.status, 'settled');
       again.close();
     });
   }

@@ -8,6 +8,8 @@ import {
   decodeFailureMessage,
   decodeRefusal,
   encodeChunk,
+  encodeFinalPayload,
+  incorrectOrUnknownPaymentDetails,
   encodeUint,
   fromHex,
   RECORD,
@@ -17,12 +19,14 @@ import {
   type TlvRecord,
   toHex,
   utf8,
+  withLengthPrefix,
 } from '../src/index.js';
 import { commandDecider } from '../src/receive/decider.js';
-import { type Decision, RECEIVER_DEFAULTS, Receiver, type ReceiverConfig } from '../src/receive/receiver.js';
+import { RECEIVER_DEFAULTS, type ReceiverConfig } from '../src/receive/config.js';
+import { type Decision, Receiver } from '../src/receive/receiver.js';
 import { signedMessageDigest } from '../src/receive/signature.js';
 import { type Kv, MemoryKv } from '../src/store/kv.js';
-import { MessageStore } from '../src/store/messages.js';
+import { ENTRY_BYTES, MessageStore } from '../src/store/messages.js';
 import { htlcRequest, preimageAndHash } from './support/htlc.js';
 import { needsShared } from './support/shared.js';
 
@@ -109,7 +113,7 @@ describe('receiver: single-part messages', needsShared('fixtures'), () => {
     assert.equal((await store.message(inv.paymentHash))?.messageHex, toHex(text('once')));
   });
 
-  test('refuses short amounts, near expiry, missing or oversize messages and malformed payloads', async () => {
+  test('refuses short amounts, near expiry and oversize messages', async () => {
     const { receiver, store } = await setup({ maxMessageBytes: 10 });
     const cases: [
       string,
@@ -122,19 +126,6 @@ describe('receiver: single-part messages', needsShared('fixtures'), () => {
       ],
       ['near expiry', { payload: final([{ type: TYPE, value: text('a') }]), cltvRelative: 3 }],
       ['oversize', { payload: final([{ type: TYPE, value: new Uint8Array(11) }]) }],
-      ['truncated payload', { payload: '29020203e8' }],
-      ['garbage payload', { payload: 'ffffffffffffffffffff' }],
-      ['length prefix beyond the bytes', { payload: 'fd0fff0202' }],
-      ['unknown even type below 65536', { payload: toHex(fromHex('06020203e80a0100')) }],
-      [
-        'unknown even custom type beside the message',
-        {
-          payload: final([
-            { type: 70_000n, value: text('?') },
-            { type: TYPE, value: text('a') },
-          ]),
-        },
-      ],
     ];
     for (const [name, v] of cases) {
       const inv = await receiver.newInvoice({ amountMsat: 1000 });
@@ -144,7 +135,40 @@ describe('receiver: single-part messages', needsShared('fixtures'), () => {
     }
   });
 
-  test('HTLCs without lnmsg records continue at once; a message to a hash lnmsg never made says so', async () => {
+  test('a payload that does not parse goes on unchanged, whatever the hash: lightningd fails it as without lnmsg', async () => {
+    const { receiver, store } = await setup();
+    const cases: [string, string][] = [
+      ['truncated payload', '29020203e8'],
+      ['garbage payload', 'ffffffffffffffffffff'],
+      ['length prefix beyond the bytes', 'fd0fff0202'],
+      ['unknown even type below 65536', '06020203e80a0100'],
+      [
+        'unknown even custom type beside the message',
+        toHex(
+          withLengthPrefix(
+            encodeFinalPayload({
+              amtToForward: 1000n,
+              outgoingCltvValue: 0,
+              customRecords: [
+                { type: 70_000n, value: text('?') },
+                { type: TYPE, value: text('a') },
+              ],
+            }),
+          ),
+        ),
+      ],
+    ];
+    for (const [name, payload] of cases) {
+      const ours = await receiver.newInvoice({ amountMsat: 1000 });
+      for (const paymentHash of [ours.paymentHash, toHex(randomBytes(32))]) {
+        const r = await receiver.onHtlcAccepted(htlcRequest({ paymentHash, payload }));
+        assert.deepEqual(r, { result: 'continue' }, name);
+      }
+      assert.equal(await store.message(ours.paymentHash), undefined, `${name}: nothing stored`);
+    }
+  });
+
+  test('HTLCs without lnmsg records continue at once; a message to a hash nobody made gets lightningd’s own failure', async () => {
     const { receiver } = await setup();
     const plain = await receiver.onHtlcAccepted(
       htlcRequest({
@@ -153,17 +177,22 @@ describe('receiver: single-part messages', needsShared('fixtures'), () => {
       }),
     );
     assert.deepEqual(plain, { result: 'continue' });
-    const r = await receiver.onHtlcAccepted(
-      htlcRequest({
-        paymentHash: toHex(randomBytes(32)),
-        payload: final([{ type: TYPE, value: text('x') }]),
-      }),
-    );
-    assert.equal(refusalOf(r)?.cause, 'unknown_hash');
+    const req = htlcRequest({
+      paymentHash: toHex(randomBytes(32)),
+      amountMsat: 1234,
+      payload: final([{ type: TYPE, value: text('x') }]),
+    });
+    const r = await receiver.onHtlcAccepted(req);
+    assert.equal(refusalOf(r), undefined);
+    const height = req.htlc.cltv_expiry - req.htlc.cltv_expiry_relative;
+    assert.deepEqual(r, {
+      result: 'fail',
+      failure_message: toHex(incorrectOrUnknownPaymentDetails(1234n, height)),
+    });
   });
 
   test('each refusal names its cause after the BOLT 4 fields; a refusal by the payee carries its reason', async () => {
-    const { receiver } = await setup({ maxMessageBytes: 10 });
+    const { receiver, store } = await setup({ maxMessageBytes: 10 });
     const asked = await receiver.newInvoice({ amountMsat: 2000 });
     const pay = (hash: string, message: Uint8Array, amountMsat = 2000) =>
       receiver.onHtlcAccepted(
@@ -186,7 +215,13 @@ describe('receiver: single-part messages', needsShared('fixtures'), () => {
     await receiver.wait(held.paymentHash, 5000);
     await receiver.decide(held.paymentHash, { accept: false, reason: 'sold out' });
     assert.deepEqual(refusalOf(await pending), { cause: 'refused', reason: 'sold out' });
-    assert.deepEqual(refusalOf(await pay(held.paymentHash, text('again'))), { cause: 'already_paid' });
+    // Refused, the hash is payable again: a new message takes the refused one's place.
+    const next = receiver.wait('any', 5000);
+    const again = pay(held.paymentHash, text('again'));
+    assert.equal((await next)?.status, 'held');
+    await receiver.decide(held.paymentHash, { accept: true });
+    assert.equal((await again).result, 'resolve');
+    assert.equal((await store.message(held.paymentHash))?.messageHex, toHex(text('again')));
   });
 });
 
@@ -231,12 +266,22 @@ describe('receiver: multi-part messages', needsShared('fixtures'), () => {
     assert.equal(m?.amountMsat, 3000);
   });
 
-  test('a duplicate chunk fails every part', async () => {
+  test('a piece repeated with other bytes fails every part; repeated as it was, it counts once', async () => {
     const { receiver, store } = await setup();
     const inv = await receiver.newInvoice({});
-    const results = await Promise.all([0, 0].map((i) => receiver.onHtlcAccepted(part(inv.paymentHash, i))));
-    for (const r of results) assert.ok(isFail(r));
+    const results = await Promise.all(
+      [{}, { data: randomBytes(1000) }].map((o) => receiver.onHtlcAccepted(part(inv.paymentHash, 0, o))),
+    );
+    for (const r of results) assert.ok(isFail(r), JSON.stringify(r));
     assert.equal(await store.message(inv.paymentHash), undefined);
+    const same = await receiver.newInvoice({});
+    const settled = await Promise.all(
+      [0, 0, 1, 2].map((i) => receiver.onHtlcAccepted(part(same.paymentHash, i))),
+    );
+    for (const r of settled) assert.deepEqual(r, { result: 'resolve', payment_key: same.preimage });
+    const m = await store.message(same.paymentHash);
+    assert.equal(m?.messageHex, toHex(message));
+    assert.equal(m?.htlcs.length, 4);
   });
 
   test('a missing part times out and fails the others with mpp_timeout', async () => {
@@ -247,13 +292,14 @@ describe('receiver: multi-part messages', needsShared('fixtures'), () => {
     assert.equal(await store.message(inv.paymentHash), undefined);
   });
 
-  test('parts carrying less than total_msat fail', async () => {
-    const { receiver } = await setup();
+  test('parts carrying less than total_msat wait for the rest of the amount, then time out', async () => {
+    const { receiver, store } = await setup({ mppTimeoutSeconds: 0.05 });
     const inv = await receiver.newInvoice({});
     const results = await Promise.all(
       [0, 1, 2].map((i) => receiver.onHtlcAccepted(part(inv.paymentHash, i, { total: 5000n }))),
     );
-    for (const r of results) assert.ok(isFail(r));
+    for (const r of results) assert.ok(isFail(r, '0017'), JSON.stringify(r));
+    assert.equal(await store.message(inv.paymentHash), undefined);
   });
 
   test('a tampered chunk fails the reassembly check', async () => {
@@ -452,7 +498,8 @@ describe('receiver: spontaneous (keysend) messages', needsShared('fixtures'), ()
       }),
     );
     assert.deepEqual(plain, { result: 'continue' });
-    assert.equal(refusalOf(wrong)?.cause, 'unknown_hash', 'a message, but neither our hash nor a keysend');
+    assert.ok(isFail(wrong), 'a message, but neither our hash nor a keysend');
+    assert.equal(refusalOf(wrong), undefined, 'told nothing: it proves nothing');
   });
 });
 
@@ -524,7 +571,7 @@ describe('receiver: restarts while a message is held', needsShared('fixtures'), 
     await new Promise((r) => setTimeout(r, 100));
     const m = await store.message(inv.paymentHash);
     assert.equal(m?.status, 'rejected');
-    assert.match(m?.rejectReason ?? '', /released while lnmsg was not running/);
+    assert.match(m?.rejectReason ?? '', /released its HTLCs unpaid/);
     assert.deepEqual(await store.heldHashes(), []);
     await old.decide(inv.paymentHash, { accept: false, reason: 'the old process is gone' });
   });
@@ -543,15 +590,24 @@ describe('receiver: spam, storage and expiry', needsShared('fixtures'), () => {
     return { req, hash };
   };
 
+  /** What one stored keysend message of `bytes` counts against the budget, as a store measures it. */
+  const costOf = async (bytes: number) => {
+    const { receiver, store } = await setup();
+    await receiver.onHtlcAccepted(keysend(new Uint8Array(bytes)).req);
+    return store.spontaneousBytes;
+  };
+
   test('spontaneous messages stop at lnmsg-max-stored-bytes; one for a handed-out hash still arrives', async () => {
-    const { receiver, store } = await setup({ maxStoredBytes: 250 });
+    const cost = await costOf(100);
+    assert.ok(cost > 100 + ENTRY_BYTES, `an entry costs more than its message: ${cost}`);
+    const { receiver, store } = await setup({ maxStoredBytes: Math.floor(cost * 2.5) });
     const results = [];
     for (let i = 0; i < 4; i++) results.push(await receiver.onHtlcAccepted(keysend(new Uint8Array(100)).req));
     assert.deepEqual(
       results.map((r) => r.result),
       ['resolve', 'resolve', 'fail', 'fail'],
     );
-    assert.equal(store.spontaneousBytes, 200);
+    assert.equal(store.spontaneousBytes, cost * 2);
     const inv = await receiver.newInvoice({});
     const paid = await receiver.onHtlcAccepted(
       htlcRequest({
@@ -563,12 +619,23 @@ describe('receiver: spam, storage and expiry', needsShared('fixtures'), () => {
     assert.equal((await store.list('created', 0, 100)).length, 3, 'nothing already stored was dropped');
   });
 
+  test('empty messages count too: each entry costs at least its fixed share', async () => {
+    const { receiver, store } = await setup({ maxStoredBytes: 10 * ENTRY_BYTES });
+    let settled = 0;
+    for (let i = 0; i < 60; i++)
+      if ((await receiver.onHtlcAccepted(keysend(new Uint8Array(0)).req)).result === 'resolve') settled++;
+    assert.ok(settled > 0 && settled < 10, `${settled} of 60 empty messages stored`);
+    assert.equal((await store.list('created', 0, 100)).length, settled);
+    assert.ok(store.spontaneousBytes <= 10 * ENTRY_BYTES);
+  });
+
   test('deleting a spontaneous message frees its bytes; the budget survives a restart', async () => {
-    const { receiver, store, kv } = await setup({ maxStoredBytes: 150 });
+    const cost = await costOf(100);
+    const { receiver, store, kv } = await setup({ maxStoredBytes: Math.floor(cost * 1.5) });
     const a = keysend(new Uint8Array(100));
     assert.equal((await receiver.onHtlcAccepted(a.req)).result, 'resolve');
     const { receiver: again, store: reopened } = await restart(kv, receiver.config);
-    assert.equal(reopened.spontaneousBytes, 100);
+    assert.equal(reopened.spontaneousBytes, cost);
     assert.equal((await again.onHtlcAccepted(keysend(new Uint8Array(100)).req)).result, 'fail');
     assert.equal((await again.delete(a.hash)) && reopened.spontaneousBytes, 0);
     assert.equal(await store.message(a.hash), undefined);

@@ -1,60 +1,105 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import fc from 'fast-check';
-import { RecordCapture } from '../src/receive/record-capture.js';
+import { type CapturedHtlc, HTLC_SET_MS, RecordCapture } from '../src/receive/record-capture.js';
 
 const rec = (type: number, bytes: number) => ({
   type: BigInt(type),
   value: new Uint8Array(bytes).fill(type % 256),
 });
+const SECRET = 'aa'.repeat(32);
+const FORGED = 'bb'.repeat(32);
+/** An HTLC with the invoice's secret (or another), carrying `records`. */
+const htlc = (records: CapturedHtlc['records'], o: Partial<CapturedHtlc> = {}): CapturedHtlc => ({
+  amountMsat: 1000,
+  totalMsat: 1000n,
+  secret: SECRET,
+  keysend: false,
+  records,
+  ...o,
+});
+const paid = { secret: SECRET };
 
-describe('RecordCapture: records held between htlc_accepted and invoice_payment', () => {
+describe('RecordCapture: records of the HTLCs lightningd pays, between htlc_accepted and invoice_payment', () => {
   test('taken once, then gone', () => {
     const c = new RecordCapture();
-    c.add('a', [rec(7629169, 10)]);
-    assert.deepEqual(c.take('a'), [rec(7629169, 10)]);
-    assert.equal(c.take('a'), undefined);
+    c.add('a', htlc([rec(7629169, 10)]));
+    assert.deepEqual(c.take('a', paid, 1000), [rec(7629169, 10)]);
+    assert.equal(c.take('a', paid, 1000), undefined);
     assert.equal(c.size, 0);
   });
 
-  test('the parts of one payment add the types they alone carry, in type order', () => {
+  test('an HTLC without the invoice’s secret gives nothing, whenever it came', () => {
     const c = new RecordCapture();
-    c.add('a', [rec(7629171, 3)]);
-    c.add('a', [rec(7629169, 5), rec(7629171, 9)]);
-    assert.deepEqual(c.take('a'), [rec(7629169, 5), rec(7629171, 3)]);
+    c.add('a', htlc([rec(7629169, 10)], { secret: FORGED }));
+    c.add('a', htlc([rec(7629171, 4)], { secret: undefined }));
+    c.add('a', htlc([rec(7629173, 3)]));
+    assert.deepEqual(c.take('a', paid, 1000), [rec(7629173, 3)]);
+  });
+
+  test('a keysend’s records only for the invoice its keysend made; never on an invoice’s payment', () => {
+    const c = new RecordCapture();
+    c.add('a', htlc([rec(7629169, 10)], { secret: undefined, keysend: true }));
+    assert.equal(c.take('a', paid, 1000), undefined);
+    c.add('b', htlc([rec(7629169, 10)], { secret: undefined, keysend: true }));
+    assert.deepEqual(c.take('b', 'keysend', 1000), [rec(7629169, 10)]);
+  });
+
+  test('the parts of one set add the types they alone carry, in type order', () => {
+    const c = new RecordCapture();
+    const half = { amountMsat: 500 };
+    c.add('a', htlc([rec(7629171, 3)], half));
+    c.add('a', htlc([rec(7629169, 5), rec(7629171, 9)], half));
+    assert.deepEqual(c.take('a', paid, 1000), [rec(7629169, 5), rec(7629171, 3)]);
+  });
+
+  test('only lightningd’s newest set: a set older than 70 s failed, one with another total_msat failed whole', () => {
+    let now = 0;
+    const c = new RecordCapture(undefined, () => now);
+    c.add('a', htlc([rec(70001, 1)], { amountMsat: 500 }));
+    now = HTLC_SET_MS;
+    c.add('a', htlc([rec(70003, 1)], { amountMsat: 500 }));
+    assert.deepEqual(c.take('a', paid, 500), [rec(70003, 1)]);
+    c.add('b', htlc([rec(70001, 1)], { amountMsat: 500 }));
+    c.add('b', htlc([rec(70003, 1)], { amountMsat: 500, totalMsat: 2000n }));
+    c.add('b', htlc([rec(70005, 1)], { amountMsat: 500 }));
+    assert.deepEqual(c.take('b', paid, 500), [rec(70005, 1)]);
+  });
+
+  test('HTLCs carrying more than lightningd pays are not its set: nothing is given', () => {
+    const c = new RecordCapture();
+    c.add('a', htlc([rec(70001, 1)]));
+    c.add('a', htlc([rec(70003, 1)]));
+    assert.equal(c.take('a', paid, 1000), undefined);
   });
 
   test('past its time to live a payment’s records are not given', () => {
     let now = 0;
     const c = new RecordCapture({ maxPayments: 10, maxBytes: 1000, ttlMs: 100 }, () => now);
-    c.add('a', [rec(70000, 1)]);
+    c.add('a', htlc([rec(70000, 1)]));
     now = 101;
-    assert.equal(c.take('a'), undefined);
+    assert.equal(c.take('a', paid, 1000), undefined);
   });
 
   test('at most maxPayments: the oldest goes first', () => {
     const c = new RecordCapture({ maxPayments: 2, maxBytes: 1000, ttlMs: 1e9 });
-    for (const h of ['a', 'b', 'c']) c.add(h, [rec(70001, 1)]);
+    for (const h of ['a', 'b', 'c']) c.add(h, htlc([rec(70001, 1)]));
     assert.equal(c.size, 2);
-    assert.equal(c.take('a'), undefined);
-    assert.ok(c.take('c'));
+    assert.equal(c.take('a', paid, 1000), undefined);
+    assert.ok(c.take('c', paid, 1000));
   });
 
-  test('at most maxBytes: the oldest go until the new fit; a payment larger than all is not held', () => {
+  test('at most maxBytes: the oldest go until the new fit; an HTLC larger than all is not held', () => {
     const c = new RecordCapture({ maxPayments: 100, maxBytes: 100, ttlMs: 1e9 });
-    c.add('a', [rec(70001, 60)]);
-    c.add('b', [rec(70001, 60)]);
-    assert.equal(c.take('a'), undefined);
-    assert.ok(c.take('b'));
-    c.add('huge', [rec(70001, 101)]);
+    c.add('a', htlc([rec(70001, 60)]));
+    c.add('b', htlc([rec(70001, 60)]));
+    assert.equal(c.take('a', paid, 1000), undefined);
+    assert.ok(c.take('b', paid, 1000));
+    c.add('huge', htlc([rec(70001, 101)]));
     assert.equal(c.size, 0);
-    // Parts of one payment that together pass the limit: none of it is held.
-    c.add('parts', [rec(70001, 60)]);
-    c.add('parts', [rec(70003, 41)]);
-    assert.equal(c.take('parts'), undefined);
   });
 
-  test('property: never more than the limits, whatever arrives', () => {
+  test('property: never more than the limits, and nothing from another secret, whatever arrives', () => {
     fc.assert(
       fc.property(
         fc.array(
@@ -62,17 +107,29 @@ describe('RecordCapture: records held between htlc_accepted and invoice_payment'
             fc.integer({ min: 0, max: 20 }),
             fc.integer({ min: 65536, max: 65540 }),
             fc.integer({ min: 0, max: 50 }),
+            fc.boolean(),
           ),
         ),
         (adds) => {
           const c = new RecordCapture({ maxPayments: 5, maxBytes: 120, ttlMs: 1e9 });
           let held = 0;
-          for (const [h, type, bytes] of adds) {
-            c.add(String(h), [rec(type, bytes)]);
+          for (const [h, type, bytes, forged] of adds) {
+            // A forged HTLC's records have an odd length; the payer's an even one.
+            const length = forged ? bytes | 1 : bytes & ~1;
+            c.add(
+              String(h),
+              htlc([rec(type, length)], { amountMsat: 1, ...(forged ? { secret: FORGED } : {}) }),
+            );
             assert.ok(c.size <= 5);
           }
-          for (let h = 0; h <= 20; h++)
-            held += (c.take(String(h)) ?? []).reduce((n, r) => n + r.value.length, 0);
+          for (let h = 0; h <= 20; h++) {
+            const taken = c.take(String(h), paid, 1e9) ?? [];
+            assert.ok(
+              taken.every((r) => r.value.length % 2 === 0),
+              'a forged record was given',
+            );
+            held += taken.reduce((n, r) => n + r.value.length, 0);
+          }
           assert.ok(held <= 120, `${held} bytes held`);
         },
       ),

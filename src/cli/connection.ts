@@ -46,6 +46,9 @@ function cliError(method: string, e: unknown): unknown {
       EXIT.node,
     );
   }
+  // A plugin (re)started but not yet through init: absent for a moment, as a restart rides out.
+  if (e instanceof RpcError && e.code === -32603 && /not initialised yet|before init/.test(e.message))
+    return new PluginAbsent(`lnmsg is still starting: ${e.reason}`, EXIT.node);
   // The plugin's own sentence names the parameter and says why: the method and code add nothing.
   if (e instanceof RpcError && e.code === -32602) return new CliError(e.reason, EXIT.usage);
   if (e instanceof RpcError) return new CliError(e.message, EXIT_FOR_CODE[e.code] ?? EXIT.node);

@@ -3,7 +3,7 @@ import type { Readable } from 'node:stream';
 import type { ReceivedMessage } from '../store/messages.js';
 import { messageView } from './format.js';
 import { Limiter } from './limiter.js';
-import type { Decision } from './receiver.js';
+import type { Decision } from './message-set.js';
 
 /** Decides one message by `deadline` (ms since epoch). Never rejects: every failure is a refusal. */
 export type Decider = (m: ReceivedMessage, deadline: number) => Promise<Decision>;

@@ -6,19 +6,17 @@ import type { RefusalCause } from '../wire/refusal.js';
 /**
  * The HTLCs of one message (one part, or every part of a multi-part payment) and their one fate.
  *
- *   collecting --all bytes in--> complete --stored, settles now--> settled
- *        |                           |  \--stored, held--> deciding --accept, written--> settled
- *        |                           |                         \--reject, deadline, write failed--> refused
- *        \--part timer, fatal part--> refused <--cannot store--/
- *        \--paid (invoice) before all bytes--> refused
+ *   collecting --all bytes and amount in--> complete --stored, settles now--> settled
+ *        |                                      |  \--stored, held--> deciding --accept, written--> settled
+ *        |                                      |                         \--reject, deadline, write failed--> refused
+ *        \--part timer, fatal part----------> refused <--cannot store--/
  *
- * On an invoice (`settledByInvoice`) the set completes when lightningd says the whole amount is in
- * (`paid`), and its answer is the one lightningd's invoice_payment hook gets.
- *
- * Every HTLC of the set gets the same answer, given only once the store says the same: settled in
- * the store if and only if every part is resolved with the preimage. Only `collecting` has a part
- * timer; from `complete` on, the hold or decider deadline governs. A part that does not belong
- * (another payer's secret, an extra part after completion) is refused alone and changes nothing.
+ * Every HTLC of the set is held (its hook call pending) until the set's fate, and all get the same
+ * answer, given only once the store says the same: settled in the store if and only if every part
+ * is let through. Only `collecting` has a part timer; from `complete` on, the hold or decider
+ * deadline governs. A part that does not belong (another payer's secret, an extra part after
+ * completion) is refused alone and changes nothing. A part repeating another's bytes exactly (LND
+ * repeats its records in every shard) adds its amount and no bytes.
  */
 export type SetState = 'collecting' | 'complete' | 'deciding' | 'settled' | 'refused';
 
@@ -56,11 +54,11 @@ export interface Part<C = unknown> {
 /** What storing a complete message led to. */
 export type Completion =
   | { kind: 'settle' }
-  | { kind: 'refuse'; reason: string; cause: RefusalCause }
+  | { kind: 'refuse'; reason: string; cause: RefusalCause; told?: string }
   | { kind: 'hold'; deadlineMs: number; decider?: (deadlineMs: number) => Promise<Decision> };
 
 export interface SetEffects<C> {
-  /** Every chunk is in: check and store the message (as settled, or held for a decision). */
+  /** Every byte and the amount are in: check and store the message (its parts by offset, repeats too). */
   complete(parts: Part<C>[], message: Uint8Array): Promise<Completion>;
   /** Writes a held message's fate; the HTLCs are answered only once this resolved. */
   finish(decision: Decision): Promise<void>;
@@ -69,8 +67,6 @@ export interface SetEffects<C> {
   now(): number;
   partTimeoutMs: number;
   log(message: string): void;
-  /** lightningd settles the set (an invoice's payment): it completes on `paid`, not on its last byte. */
-  settledByInvoice?: boolean;
 }
 
 /** The outcome of an accept or reject. */
@@ -82,6 +78,8 @@ export class MessageSet<C = unknown> {
   /** The parts holding message bytes, by offset. */
   private readonly pieces = new Map<number, Part<C>>();
   private covered = 0;
+  /** What the parts' HTLCs carry, in msat. */
+  private received = 0n;
   private first?: Part<C>;
   private fate?: Answer;
   private answerAll: (a: Answer) => void = () => {};
@@ -141,17 +139,13 @@ export class MessageSet<C = unknown> {
     if (known) return known.answer;
     const alone = this.join(part);
     if (alone) return Promise.resolve(alone);
-    if (!this.fx.settledByInvoice && this.covered === part.total) void this.completeSet();
+    // Every byte, and as much as the payer says it pays: the parts' amounts may lag their bytes.
+    if (this.covered === part.total && this.received >= part.totalMsat) void this.completeSet();
     return this.answered;
   }
 
-  /**
-   * Takes a part in without waiting for the set's fate: the refusal of this part alone, or
-   * undefined once it belongs (a replay belongs already). For a set `settledByInvoice`, where
-   * lightningd answers the HTLCs and `paid` says when the whole amount is in.
-   */
-  join(part: Part<C>): Refused | undefined {
-    if (this.parts.has(refKey(part.htlc))) return undefined;
+  /** Takes a part in: the refusal of this part alone, or undefined once it belongs. */
+  private join(part: Part<C>): Refused | undefined {
     if (this.current !== 'collecting') {
       return this.current === 'settled'
         ? refused('this payment hash was already paid', 'already_paid')
@@ -165,10 +159,15 @@ export class MessageSet<C = unknown> {
       // Not the payer of the first part: it cannot speak for the set.
       return refused('a part with another payment secret', 'malformed');
     }
-    const problem = first ? disagreement(first, part, this.pieces) : undefined;
+    const repeat = this.pieces.get(part.offset);
+    const again = repeat !== undefined && equalBytes(repeat.data, part.data);
+    const problem = first ? disagreement(first, part, again ? new Map() : this.pieces) : undefined;
     this.parts.set(refKey(part.htlc), { part, answer: this.answered });
-    this.pieces.set(part.offset, part);
-    this.covered += part.data.length;
+    this.received += BigInt(part.htlc.amountMsat);
+    if (!again) {
+      this.pieces.set(part.offset, part);
+      this.covered += part.data.length;
+    }
     if (problem) {
       const fatal = refused(problem, 'malformed');
       this.end(fatal);
@@ -181,24 +180,18 @@ export class MessageSet<C = unknown> {
           settle: false,
           cause: 'malformed',
           timeout: true,
-          reason: `only ${this.covered} of ${part.total} bytes within ${this.fx.partTimeoutMs / 1000}s`,
+          reason: `only ${this.missing()} within ${this.fx.partTimeoutMs / 1000}s`,
         }),
       );
     }
     return undefined;
   }
 
-  /**
-   * lightningd has the whole amount of an invoice (its invoice_payment hook): the message must be
-   * whole too. Resolves to the answer for the hook, once the store says the same.
-   */
-  paid(): Promise<Answer> {
-    if (this.current === 'collecting') {
-      const total = this.first?.total ?? 0;
-      if (this.first && this.covered === total) void this.completeSet();
-      else this.end(refused(`paid with ${this.covered} of ${total} message bytes`, 'malformed'));
-    }
-    return this.answered;
+  private missing(): string {
+    const first = this.first as Part<C>;
+    return this.covered < first.total
+      ? `${this.covered} of ${first.total} bytes`
+      : `${this.received} of ${first.totalMsat} msat`;
   }
 
   /** The operator's (or a decider's) verdict on a held set. */
@@ -219,13 +212,18 @@ export class MessageSet<C = unknown> {
     this.cancelTimer();
     const ordered = [...this.pieces.values()].sort((a, b) => a.offset - b.offset);
     const message = concat(...ordered.map((p) => p.data));
+    // Every HTLC of the set, repeats too: lightningd replays each, and each carries its amount.
+    const all = [...this.parts.values()].flatMap((p) => (p.part ? [p.part] : []));
     const id = this.pieces.get(0)?.messageId;
     if (!id || !equalBytes(sha256(message).subarray(0, 16), id)) {
       return this.end(refused('the reassembled message does not match its id', 'malformed'));
     }
     let c: Completion;
     try {
-      c = await this.fx.complete(ordered, message);
+      c = await this.fx.complete(
+        all.sort((a, b) => a.offset - b.offset),
+        message,
+      );
     } catch (e) {
       c = {
         kind: 'refuse',
@@ -234,7 +232,8 @@ export class MessageSet<C = unknown> {
       };
     }
     if (c.kind === 'settle') this.end({ settle: true });
-    else if (c.kind === 'refuse') this.end(refused(c.reason, c.cause));
+    else if (c.kind === 'refuse')
+      this.end({ ...refused(c.reason, c.cause), ...(c.told ? { told: c.told } : {}) });
     else this.hold(c.deadlineMs, c.decider);
   }
 
@@ -283,6 +282,7 @@ function refKey(h: HtlcRef): string {
 
 /** Why a part from the same payer cannot belong with the others: then the payer's set is broken. */
 function disagreement<C>(first: Part<C>, p: Part<C>, pieces: Map<number, Part<C>>): string | undefined {
+  if (pieces.has(p.offset)) return `parts carry different bytes at byte ${p.offset}`;
   if (p.total !== first.total)
     return `a part says the message has ${p.total} bytes, an earlier one ${first.total}`;
   if (p.totalMsat !== first.totalMsat) return 'parts disagree on total_msat';

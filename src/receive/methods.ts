@@ -1,7 +1,8 @@
 import { param } from '../cln/params.js';
 import { INVALID_PARAMS, MethodError } from '../cln/plugin.js';
 import { messageView } from './format.js';
-import { type Decision, MAX_EXPIRY_SECONDS, type Receiver } from './receiver.js';
+import { MAX_EXPIRY_SECONDS } from './config.js';
+import type { Decision, Receiver } from './receiver.js';
 
 /** lnmsg's receive-side RPC methods, each a named function of its parameters. */
 type Params = Record<string, unknown>;

@@ -2,13 +2,22 @@ import { z } from 'zod';
 import type { Rpc } from '../cln/rpc.js';
 import { fromHex } from '../wire/bytes.js';
 
-/** What lnmsg needs of one of lightningd's own BOLT 11 invoices. */
+/** What lnmsg needs of one of lightningd's own invoices. */
 export interface NodeInvoice {
   label: string;
-  paymentSecret: Uint8Array;
+  /** A BOLT 11 invoice's payment secret; absent where lnmsg cannot read one (BOLT 12, say). */
+  paymentSecret?: Uint8Array;
   status: 'unpaid' | 'paid' | 'expired';
   expiresAt: number;
+  /** The amount it asks; absent for "any". */
+  amountMsat?: number;
 }
+
+/**
+ * What lightningd did with a payment hash's HTLCs: paid its invoice, still holds some (a hook,
+ * a set still collecting), or released them all unpaid.
+ */
+export type Settlement = 'paid' | 'pending' | 'released';
 
 /** `invoice`'s reply, under the names lightningd gives it. */
 export interface CreatedInvoice {
@@ -28,8 +37,14 @@ const ListInvoices = z.object({
       payment_hash: hex32,
       status: z.enum(['unpaid', 'paid', 'expired']),
       expires_at: z.number().int(),
+      amount_msat: z.number().int().optional(),
       bolt11: z.string().optional(),
     }),
+  ),
+});
+const ListPeerChannels = z.object({
+  channels: z.array(
+    z.object({ htlcs: z.array(z.object({ direction: z.string(), payment_hash: z.string() })).optional() }),
   ),
 });
 const Decoded = z.object({ payment_secret: hex32.optional() });
@@ -40,7 +55,7 @@ const Created = z.object({
   expires_at: z.number().int(),
 });
 
-/** Found invoices remembered (their secret never changes); unknown hashes are always asked again. */
+/** Secrets remembered (an invoice's never changes); unknown hashes are always asked again. */
 const CACHE = 1000;
 
 /**
@@ -48,7 +63,7 @@ const CACHE = 1000;
  * payment secret (from `decode` of the bolt11: `listinvoices` does not show it).
  */
 export class NodeInvoices {
-  private readonly secrets = new Map<string, Omit<NodeInvoice, 'status'>>();
+  private readonly secrets = new Map<string, Uint8Array | undefined>();
 
   constructor(private readonly rpc: Rpc) {}
 
@@ -73,22 +88,38 @@ export class NodeInvoices {
     return warnings.length > 0 ? { ...made, warnings: Object.fromEntries(warnings) } : made;
   }
 
-  /** The invoice for this hash, if lightningd has one (a BOLT 11 one: only those carry a secret). */
+  /** lightningd's invoice for this hash, of any kind, if it has one. */
   async find(paymentHash: string): Promise<NodeInvoice | undefined> {
     const list = ListInvoices.parse(await this.rpc.call('listinvoices', { payment_hash: paymentHash }));
     const inv = list.invoices.find((i) => i.payment_hash === paymentHash);
-    if (!inv?.bolt11) return undefined;
-    const known = this.secrets.get(paymentHash);
-    if (known) return { ...known, status: inv.status };
-    const decoded = Decoded.parse(await this.rpc.call('decode', { string: inv.bolt11 }));
-    if (!decoded.payment_secret) return undefined;
-    const found = {
+    if (!inv) return undefined;
+    let secret = this.secrets.get(paymentHash);
+    if (!this.secrets.has(paymentHash) && inv.bolt11) {
+      const decoded = Decoded.parse(await this.rpc.call('decode', { string: inv.bolt11 }));
+      secret = decoded.payment_secret ? fromHex(decoded.payment_secret) : undefined;
+      this.secrets.set(paymentHash, secret);
+      if (this.secrets.size > CACHE) this.secrets.delete(this.secrets.keys().next().value as string);
+    }
+    return {
       label: inv.label,
-      paymentSecret: fromHex(decoded.payment_secret),
+      ...(secret ? { paymentSecret: secret } : {}),
+      status: inv.status,
       expiresAt: inv.expires_at,
+      ...(inv.amount_msat === undefined ? {} : { amountMsat: inv.amount_msat }),
     };
-    this.secrets.set(paymentHash, found);
-    if (this.secrets.size > CACHE) this.secrets.delete(this.secrets.keys().next().value as string);
-    return { ...found, status: inv.status };
+  }
+
+  /**
+   * Whether lightningd paid this hash's invoice, still holds HTLCs of it, or let them all go. Asked
+   * only for payments whose outcome lnmsg missed (never on an HTLC's path): it lists every channel.
+   */
+  async settlement(paymentHash: string): Promise<Settlement> {
+    const inv = await this.find(paymentHash);
+    if (inv?.status === 'paid') return 'paid';
+    const { channels } = ListPeerChannels.parse(await this.rpc.call('listpeerchannels'));
+    const held = channels.some((c) =>
+      (c.htlcs ?? []).some((h) => h.direction === 'in' && h.payment_hash === paymentHash),
+    );
+    return held ? 'pending' : 'released';
   }
 }

@@ -3,7 +3,7 @@ import { CUSTOM_RECORD_MIN } from '../wire/hop-payload.js';
 import { RECORD, RESERVED_RECORDS } from '../wire/message-records.js';
 import { APP_RECORD } from '../wire/payment-records.js';
 import { commandDecider, deciderUrlProblem, urlDecider } from './decider.js';
-import { RECEIVER_DEFAULTS, type ReceiverConfig } from './receiver.js';
+import { RECEIVER_DEFAULTS, type ReceiverConfig } from './config.js';
 
 /** The payee's options as lightningd hands them to `init`, checked; each problem names its option. */
 type Options = Record<string, OptionValue>;

@@ -12,24 +12,45 @@ export interface CaptureLimits {
 export const CAPTURE_DEFAULTS: CaptureLimits = {
   maxPayments: 1000,
   maxBytes: 16 * 1024 * 1024,
-  // lightningd fails an incomplete multi-part payment after 60 s; a held invoice can wait longer.
+  // lightningd fails an incomplete multi-part payment after 70 s; a held invoice can wait longer.
   ttlMs: 15 * 60_000,
 };
 
-interface Held {
+/**
+ * lightningd's htlc_set: it fails a set's HTLCs 70 s after the first joined (lightningd/htlc_set.c),
+ * and a later HTLC starts a new set.
+ */
+export const HTLC_SET_MS = 70_000;
+
+/** One HTLC that carried records, with what it proves of its payer. */
+export interface CapturedHtlc {
+  amountMsat: number;
+  /** payment_data's total_msat: one set's HTLCs all say the same. */
+  totalMsat: bigint;
+  /** payment_data's secret (hex), if it carried one. */
+  secret?: string;
+  /** Whether it carried a keysend preimage that hashes to its payment hash. */
+  keysend: boolean;
   records: TlvRecord[];
-  bytes: number;
+}
+
+/** Which HTLCs lightningd is paying: those with the invoice's secret, or the keysend that made its invoice. */
+export type PaidBy = { secret: string } | 'keysend';
+
+interface Seen extends CapturedHtlc {
   at: number;
+  bytes: number;
 }
 
 /**
- * The custom records of payments lightningd itself settles (its invoices, keysends), seen in
- * `htlc_accepted` and kept in memory until the `invoice_payment` hook says the payment is whole:
- * lightningd shows them nowhere else on a production node. Anyone can send HTLCs with records
- * for hashes that never complete, so this is bounded: past a limit the oldest go first.
+ * The custom records of payments lightningd itself settles (its invoices, keysends), seen HTLC by
+ * HTLC in `htlc_accepted` and kept in memory until the `invoice_payment` hook says which payment is
+ * whole: lightningd shows them nowhere else on a production node. Anyone can send HTLCs on a known
+ * hash with records of their own, which lightningd then fails, so records are given only from the
+ * HTLCs of the set lightningd pays. Bounded: past a limit the oldest payments go first.
  */
 export class RecordCapture {
-  private readonly held = new Map<string, Held>();
+  private readonly held = new Map<string, Seen[]>();
   private bytes = 0;
 
   constructor(
@@ -37,46 +58,82 @@ export class RecordCapture {
     private readonly clock: () => number = Date.now,
   ) {}
 
-  /** Records of one HTLC; parts of one payment add the types they alone carry. */
-  add(paymentHash: string, records: readonly TlvRecord[]): void {
-    if (records.length === 0) return;
+  add(paymentHash: string, htlc: CapturedHtlc): void {
+    if (htlc.records.length === 0) return;
+    const bytes = htlc.records.reduce((n, r) => n + r.value.length, 0);
+    if (bytes > this.limits.maxBytes) return;
     const now = this.clock();
-    const h = this.held.get(paymentHash) ?? { records: [], bytes: 0, at: now };
-    const known = new Set(h.records.map((r) => r.type));
-    const fresh = records.filter((r) => !known.has(r.type));
-    const added = fresh.reduce((n, r) => n + r.value.length, 0);
-    this.held.delete(paymentHash);
-    this.bytes -= h.bytes;
-    // A payment larger than all is not held, whether one HTLC or its parts together make it so.
-    if (h.bytes + added > this.limits.maxBytes) return;
-    h.records = [...h.records, ...fresh].sort((a, b) => (a.type < b.type ? -1 : 1));
-    h.bytes += added;
-    this.evict(now, h.bytes);
-    this.held.set(paymentHash, h);
-    this.bytes += h.bytes;
+    const seen = this.held.get(paymentHash) ?? [];
+    this.forget(paymentHash);
+    seen.push({ ...htlc, at: now, bytes });
+    // A payment's HTLCs together may not pass the limit either: its oldest go first.
+    while (total(seen) > this.limits.maxBytes) seen.shift();
+    this.evict(now, total(seen));
+    this.held.set(paymentHash, seen);
+    this.bytes += total(seen);
   }
 
-  /** The records of a payment, once: they leave memory here. */
-  take(paymentHash: string): TlvRecord[] | undefined {
-    const h = this.held.get(paymentHash);
-    if (!h) return undefined;
-    this.held.delete(paymentHash);
-    this.bytes -= h.bytes;
-    return h.at + this.limits.ttlMs < this.clock() ? undefined : h.records;
+  /**
+   * The records of the set lightningd pays `msat` with, once: every record held for the hash
+   * leaves memory here. Undefined when no HTLC of that set carried any.
+   */
+  take(paymentHash: string, paidBy: PaidBy, msat: number): TlvRecord[] | undefined {
+    const seen = this.held.get(paymentHash) ?? [];
+    this.forget(paymentHash);
+    const now = this.clock();
+    const proven = seen.filter(
+      (s) =>
+        s.at + this.limits.ttlMs >= now &&
+        (paidBy === 'keysend' ? s.keysend : s.secret !== undefined && s.secret === paidBy.secret),
+    );
+    const set = lastSet(proven);
+    if (set.length === 0 || set.reduce((n, s) => n + s.amountMsat, 0) > msat) return undefined;
+    const byType = new Map<bigint, TlvRecord>();
+    for (const s of set) for (const r of s.records) if (!byType.has(r.type)) byType.set(r.type, r);
+    return [...byType.values()].sort((a, b) => (a.type < b.type ? -1 : 1));
   }
 
   get size(): number {
     return this.held.size;
   }
 
-  /** Drops stale entries, then the oldest until `incoming` more bytes and one more payment fit. */
+  /** Whether any HTLC of this hash carried records. */
+  holds(paymentHash: string): boolean {
+    return this.held.has(paymentHash);
+  }
+
+  /** Drops what is held for a hash. */
+  forget(paymentHash: string): void {
+    const seen = this.held.get(paymentHash);
+    if (!seen) return;
+    this.held.delete(paymentHash);
+    this.bytes -= total(seen);
+  }
+
+  /** Drops stale payments, then the oldest until `incoming` more bytes and one more payment fit. */
   private evict(now: number, incoming: number): void {
-    for (const [hash, h] of this.held) {
-      const stale = h.at + this.limits.ttlMs < now;
+    for (const [hash, seen] of this.held) {
+      const stale = (seen.at(-1)?.at ?? 0) + this.limits.ttlMs < now;
       const full = this.held.size >= this.limits.maxPayments || this.bytes + incoming > this.limits.maxBytes;
       if (!stale && !full) break;
-      this.held.delete(hash);
-      this.bytes -= h.bytes;
+      this.forget(hash);
     }
   }
+}
+
+const total = (seen: Seen[]) => seen.reduce((n, s) => n + s.bytes, 0);
+
+/**
+ * The HTLCs of lightningd's newest set among proven ones, in arrival order: a set lasts 70 s from
+ * its first HTLC, and one whose HTLCs disagree on total_msat is failed whole.
+ */
+function lastSet(proven: Seen[]): Seen[] {
+  let set: Seen[] = [];
+  for (const s of proven) {
+    const first = set[0];
+    if (!first || s.at >= first.at + HTLC_SET_MS) set = [s];
+    else if (s.totalMsat !== first.totalMsat) set = [];
+    else set.push(s);
+  }
+  return set;
 }

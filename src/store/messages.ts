@@ -61,6 +61,8 @@ export interface ReceivedMessage {
   /** For a held message: who decides, and by when (unix seconds). */
   decideBy?: 'operator' | 'decider';
   deadline?: number;
+  /** What a spontaneous entry counts against lnmsg-max-stored-bytes (absent on older entries). */
+  storedBytes?: number;
   /** As lightningd's lists: the order messages were stored, and of their last change. */
   createdIndex: number;
   updatedIndex?: number;
@@ -87,9 +89,13 @@ const expiryKey = (inv: Invoice) => [
   pad(Math.floor((inv.expiresAt ?? 0) / DAY), 8),
   inv.paymentHash,
 ];
-/** Bytes a message takes in the spontaneous budget: its own and its other records'. */
-export const keptBytes = (m: { messageHex: string; records?: KeptRecord[] }) =>
-  (m.messageHex.length + (m.records ?? []).reduce((n, r) => n + r.value.length, 0)) / 2;
+/** Bytes lnmsg's index entries, counters and datastore keys take for one entry, at the least. */
+export const ENTRY_BYTES = 256;
+/** What an entry counts against the spontaneous budget: its JSON as the datastore holds it, and its keys. */
+export const storedBytes = (m: NewMessage) => Buffer.byteLength(JSON.stringify(m)) + ENTRY_BYTES;
+/** An entry's share of the budget (older entries counted their message and records' bytes). */
+const chargedBytes = (m: ReceivedMessage) =>
+  m.storedBytes ?? (m.messageHex.length + (m.records ?? []).reduce((n, r) => n + r.value.length, 0)) / 2;
 const unsettled = (m: { status: MessageStatus }) => m.status === 'held' || m.status === 'settling';
 
 /**
@@ -129,32 +135,46 @@ export class MessageStore {
   }
 
   /**
-   * Counts `bytes` of a spontaneous message against `budget` before it is stored; false when it
-   * would go over. The counters' write is queued before the message's, and not waited for: a
-   * crash between them can only over-count.
+   * Stores a new message: `exists` if one is already stored for its hash (a refused one is
+   * replaced: its payer was refunded, so the hash is payable again). A spontaneous one first counts
+   * its stored bytes against `budget`: `full` when it would go over. The counters' write is queued
+   * before the message's and not waited for, so a crash between them can only over-count. The
+   * message and its index entries go in one round of writes (the one write a payment waits for);
+   * an index entry is written again on every replay (`reindex`), so a crash between the writes
+   * cannot hide a message from lists, and an entry without its message is skipped by them.
    */
-  reserveSpontaneous(bytes: number, budget: number): boolean {
+  async addMessage(msg: NewMessage, budget = Infinity): Promise<ReceivedMessage | 'exists' | 'full'> {
     const counts = this.messages.counts;
-    if (counts.spontaneousBytes + bytes > budget) return false;
+    const bytes = msg.spontaneous ? storedBytes(msg) : 0;
+    if (counts.spontaneousBytes + bytes > budget) return 'full';
+    const entry = msg.spontaneous ? { ...msg, storedBytes: bytes } : msg;
     counts.spontaneousBytes += bytes;
     this.messages.persist().catch(() => {}); // the next write carries the count again
-    return true;
+    let stored: ReceivedMessage | undefined;
+    try {
+      stored = await this.messages.add(entry, (m) => this.markHeld(m));
+      if (!stored) stored = await this.replaceRefused(entry);
+    } finally {
+      if (!stored && bytes > 0) await this.releaseSpontaneous(bytes);
+    }
+    return stored ?? 'exists';
   }
 
-  async releaseSpontaneous(bytes: number): Promise<void> {
+  /** A new message in place of a refused one on the same hash (keeping its created index). */
+  private async replaceRefused(msg: NewMessage): Promise<ReceivedMessage | undefined> {
+    const r = await this.messages.update(msg.paymentHash, (cur) =>
+      cur.status === 'rejected' ? msg : undefined,
+    );
+    if (!r) return undefined;
+    if (r.before.spontaneous) await this.releaseSpontaneous(chargedBytes(r.before));
+    await this.markHeld(r.after);
+    return r.after;
+  }
+
+  private async releaseSpontaneous(bytes: number): Promise<void> {
     const counts = this.messages.counts;
     counts.spontaneousBytes = Math.max(0, counts.spontaneousBytes - bytes);
     await this.messages.persist();
-  }
-
-  /**
-   * Stores a new message; undefined if one is already stored for this payment hash. The message
-   * and its index entries go in one round of writes (the one write a payment waits for); an
-   * index entry is written again on every replay (`reindex`), so a crash between the writes
-   * cannot hide a message from lists, and an entry without its message is skipped by them.
-   */
-  addMessage(msg: NewMessage): Promise<ReceivedMessage | undefined> {
-    return this.messages.add(msg, (m) => this.markHeld(m));
   }
 
   /** Writes a stored message's index entries (again). */
@@ -176,13 +196,17 @@ export class MessageStore {
     return r?.after;
   }
 
-  /** Removes a message, its indexes and its payment hash; gives back its share of the budget. */
+  /**
+   * Removes a message, its indexes and its payment hash; gives back its share of the budget. The
+   * records of a payment that carried no message leave its hash's record alone: a message may
+   * still come on it, and keeps the invoice's options (`hold`).
+   */
   async deleteMessage(paymentHash: string): Promise<ReceivedMessage | undefined> {
-    const m = await this.messages.remove(paymentHash, async () => {
-      const inv = await this.invoice(paymentHash);
+    const m = await this.messages.remove(paymentHash, async (old) => {
+      const inv = old.messageHex === '' ? undefined : await this.invoice(paymentHash);
       await Promise.all([this.forgetHeld(paymentHash), inv ? this.deleteInvoice(inv) : undefined]);
     });
-    if (m?.spontaneous) await this.releaseSpontaneous(keptBytes(m));
+    if (m?.spontaneous) await this.releaseSpontaneous(chargedBytes(m));
     return m;
   }
 
@@ -247,7 +271,7 @@ export class MessageStore {
       const m = { ...o, createdIndex: await this.messages.nextIndex('created') };
       await this.messages.reindex(m);
       await this.kv.put([...KEYS.records, m.paymentHash], JSON.stringify(m));
-      if (m.spontaneous) this.messages.counts.spontaneousBytes += keptBytes(m);
+      if (m.spontaneous) this.messages.counts.spontaneousBytes += chargedBytes(m);
     }
     await this.messages.persist();
   }
