@@ -160,6 +160,138 @@ describe('lnmsg web against the plugin, behind a fake lightningd', needsShared(.
     assert.match(page.body, /<script type="module" src="\/app.js"><\/script>/);
   });
 
+  test('a Host other than 127.0.0.1, localhost or [::1] on its own port is refused before the token, on every route', async () => {
+    // DNS rebinding: another site's name resolved to 127.0.0.1 reaches the server with its own Host.
+    const hosts = [
+      'evil.example',
+      `evil.example:${web.port}`,
+      `127.0.0.1:${web.port + 1}`,
+      '127.0.0.1',
+      'localhost',
+    ];
+    const sent: { headers: Record<string, string>; setHost?: boolean }[] = [
+      ...hosts.flatMap((Host) => [{ ...withToken(), Host }, { Host }]).map((headers) => ({ headers })),
+      { headers: withToken(), setHost: false },
+    ];
+    // The stream last: a server that let it in would not answer it to the end.
+    const paths = [
+      '/',
+      '/app.js',
+      web.url.slice(web.origin.length),
+      '/api/messages',
+      '/api/nothing',
+      '/api/events',
+    ];
+    for (const o of sent) {
+      // The attack as the review made it: the other site's script names itself as Origin and Host.
+      const origin: Record<string, string> = o.headers.Host ? { Origin: `http://${o.headers.Host}` } : {};
+      const answers = [
+        () =>
+          http(`${web.origin}/api/accept`, {
+            ...o,
+            method: 'POST',
+            headers: { ...o.headers, ...origin, 'Content-Type': 'application/json' },
+            body: '{}',
+          }),
+        ...paths.map((path) => () => http(`${web.origin}${path}`, o)),
+      ];
+      for (const answer of answers) {
+        const a = await answer();
+        assert.equal(a.status, 421, `${JSON.stringify(o)}: ${a.body}`);
+        assert.equal(a.headers['set-cookie'], undefined);
+        assert.equal(a.headers['content-security-policy'], SECURITY_HEADERS['Content-Security-Policy']);
+        assert.match(
+          JSON.parse(a.body).error,
+          new RegExp(
+            `^this page answers only as 127\\.0\\.0\\.1:${web.port}, localhost:${web.port} or \\[::1\\]:${web.port}`,
+          ),
+        );
+      }
+    }
+    for (const Host of [`127.0.0.1:${web.port}`, `localhost:${web.port}`, `[::1]:${web.port}`])
+      assert.equal(
+        (await http(`${web.origin}/api/messages`, { headers: { ...withToken(), Host } })).status,
+        200,
+      );
+  });
+
+  test('started on another loopback address, the page answers as that address too, and as loopback', async () => {
+    const other = await startLnmsgWeb(['--rpc-file', link], ['--host', '127.0.0.2']);
+    try {
+      assert.equal(other.origin, `http://127.0.0.2:${other.port}`);
+      const headers = (Host: string) => ({ Cookie: `${other.cookie}=${other.token}`, Host });
+      for (const host of ['127.0.0.2', '127.0.0.1', 'localhost', '[::1]'])
+        assert.equal(
+          (await http(`${other.origin}/api/messages`, { headers: headers(`${host}:${other.port}`) })).status,
+          200,
+        );
+      const refused = await http(`${other.origin}/api/messages`, {
+        headers: headers(`127.0.0.3:${other.port}`),
+      });
+      assert.equal(refused.status, 421);
+      assert.match(
+        JSON.parse(refused.body).error,
+        new RegExp(`\\[::1\\]:${other.port} or 127\\.0\\.0\\.2:${other.port} \\(the Host header\\)`),
+      );
+    } finally {
+      await other.stop();
+    }
+  });
+
+  test('the token in the URL is taken only by the first load of the page; API routes take only the cookie', async () => {
+    const query = `?token=${web.token}`;
+    // The stream last: a server that let it in would not answer it to the end.
+    const api = [
+      () => http(`${web.origin}/api/messages${query}`),
+      () => http(`${web.origin}/api/send-status${query}&payment_hash=${'00'.repeat(32)}`),
+      () => post(`/api/accept${query}`, JSON.stringify({ payment_hash: '00'.repeat(32) }), {}),
+      () => http(`${web.origin}/api/events${query}`),
+    ];
+    for (const answer of api) {
+      const a = await answer();
+      assert.equal(a.status, 401, a.body);
+      assert.equal(a.headers['set-cookie'], undefined);
+      assert.match(JSON.parse(a.body).error, /access token is missing or wrong/);
+    }
+    for (const path of ['/', '/app.js']) {
+      const first = await http(`${web.origin}${path}${query}`);
+      assert.equal(first.status, 303);
+      assert.equal(first.headers.location, path);
+      const [cookie] = (first.headers['set-cookie'] as string[])[0]?.split(';') ?? [];
+      assert.equal(cookie, `${web.cookie}=${web.token}`);
+      assert.equal(
+        (await http(`${web.origin}/api/messages`, { headers: { Cookie: cookie as string } })).status,
+        200,
+      );
+    }
+  });
+
+  test("a POST's Origin must be the page's own: 127.0.0.1, localhost or [::1] on its port, not whatever Host says", async () => {
+    const accept = (Origin: string) => post('/api/accept', '{}', { ...withToken(), Origin });
+    for (const origin of [
+      'http://evil.example',
+      `http://evil.example:${web.port}`,
+      `http://127.0.0.1:${web.port + 1}`,
+      `https://127.0.0.1:${web.port}`,
+      'http://127.0.0.1',
+      'null',
+    ]) {
+      const a = await accept(origin);
+      assert.equal(a.status, 403, `${origin}: ${a.body}`);
+      assert.match(JSON.parse(a.body).error, /other sites/);
+    }
+    // Past the Origin check, the empty body is what is refused.
+    for (const origin of [
+      `http://127.0.0.1:${web.port}`,
+      `http://localhost:${web.port}`,
+      `http://[::1]:${web.port}`,
+    ]) {
+      const a = await accept(origin);
+      assert.equal(a.status, 400, `${origin}: ${a.body}`);
+      assert.match(JSON.parse(a.body).error, /payment_hash/);
+    }
+  });
+
   test('bad requests get 400, 413, 415, 403, 404 or 405 with a sentence, and the server goes on', async () => {
     const cases: [Promise<{ status: number; body: string }>, number, RegExp][] = [
       [post('/api/accept', '{"payment_hash": '), 400, /not valid JSON/],

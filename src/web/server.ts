@@ -85,9 +85,10 @@ export interface WebServer {
 
 /**
  * Serves the inbox page for the node behind `rpc` on `host`:`port` (0: any free port). Every
- * request needs the access token; the page's first load carries it in the URL and gets it back
- * as an HttpOnly SameSite=Strict cookie (named after the port: cookies do not tell ports apart),
- * then is redirected to drop it from the address bar.
+ * request must name this server in its Host (loopback, or `host`, on its own port: another name
+ * is DNS rebinding) and carry the access token. Only the page's first load carries the token in
+ * the URL; it gets it back as an HttpOnly SameSite=Strict cookie (named after the port: cookies do
+ * not tell ports apart) and is redirected to drop it from the address bar.
  */
 export async function startWeb(o: { rpc: LightningRpc; host: string; port: number }): Promise<WebServer> {
   const token = randomBytes(24).toString('base64url');
@@ -103,6 +104,8 @@ export async function startWeb(o: { rpc: LightningRpc; host: string; port: numbe
   );
   const feed = new LiveFeed(o.rpc);
   let cookieName = '';
+  /** The Host values this server answers to, once it listens; its page's origins are these. */
+  let hosts: string[] = [];
 
   const decide = async (method: string, params: Record<string, unknown>) => {
     await o.rpc.call(method, params);
@@ -174,14 +177,20 @@ export async function startWeb(o: { rpc: LightningRpc; host: string; port: numbe
 
   const handle = async (req: IncomingMessage, res: ServerResponse) => {
     const url = new URL(req.url ?? '/', 'http://localhost');
+    if (!hosts.includes(req.headers.host ?? ''))
+      throw new HttpError(
+        421,
+        `this page answers only as ${hosts.slice(0, -1).join(', ')} or ${hosts.at(-1)} (the Host header): open the URL lnmsg web printed`,
+      );
     const cookie = (req.headers.cookie ?? '')
       .split(';')
       .map((c) => c.trim().split('='))
       .find(([name]) => name === cookieName)?.[1];
-    const fromQuery = url.searchParams.get('token');
+    const file = STATIC[url.pathname];
+    // Only the page's first load carries the token in the URL, to trade it for the cookie.
+    const fromQuery = file && req.method === 'GET' ? url.searchParams.get('token') : null;
     if (!isToken(cookie) && !isToken(fromQuery))
       throw new HttpError(401, 'the access token is missing or wrong: open the URL lnmsg web printed');
-    const file = STATIC[url.pathname];
     const route = routes[url.pathname];
     const allowed = file ? ['GET'] : Object.keys(route ?? {});
     if (allowed.length === 0) throw new HttpError(404, `nothing at ${url.pathname}`);
@@ -204,7 +213,7 @@ export async function startWeb(o: { rpc: LightningRpc; host: string; port: numbe
     let body: unknown;
     if (req.method === 'POST') {
       // A page of this server sends no Origin or its own; anything else is another site's script.
-      if (req.headers.origin !== undefined && req.headers.origin !== `http://${req.headers.host}`)
+      if (req.headers.origin !== undefined && !hosts.some((h) => req.headers.origin === `http://${h}`))
         throw new HttpError(403, 'requests from other sites are refused');
       body = await readJson(req);
     }
@@ -213,7 +222,8 @@ export async function startWeb(o: { rpc: LightningRpc; host: string; port: numbe
     sendJson(res, 200, value);
   };
 
-  const server = createServer((req, res) => {
+  // Without a Host, the request is refused below with the others, in JSON.
+  const server = createServer({ requireHostHeader: false }, (req, res) => {
     for (const [name, value] of Object.entries(SECURITY_HEADERS)) res.setHeader(name, value);
     handle(req, res).catch((e: unknown) => {
       const status =
@@ -243,6 +253,8 @@ export async function startWeb(o: { rpc: LightningRpc; host: string; port: numbe
   const { port } = server.address() as AddressInfo;
   cookieName = `lnmsg_web_${port}`;
   const host = o.host.includes(':') ? `[${o.host}]` : o.host;
+  // The address it was started on too, so the URL printed works: a name or address the operator chose.
+  hosts = [...new Set(['127.0.0.1', 'localhost', '[::1]', host])].map((h) => `${h}:${port}`);
   return {
     url: `http://${host}:${port}/?token=${token}`,
     port,

@@ -18,17 +18,18 @@ export interface RunningWeb {
   /** The address without path or token. */
   origin: string;
   token: string;
+  /** The port it listens on. */
+  port: number;
   /** The name of the cookie the token travels in: the port's own. */
   cookie: string;
   child: ChildProcess;
   stop(): Promise<void>;
 }
 
-/** `lnmsg <connection> web --port 0` as a child process, once it printed its URL. */
-export function startLnmsgWeb(connection: string[]): Promise<RunningWeb> {
-  const child = spawn(process.execPath, [`${projectRoot}/bin/lnmsg`, ...connection, 'web', '--port', '0'], {
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
+/** `lnmsg <connection> web --port 0 <options>` as a child process, once it printed its URL. */
+export function startLnmsgWeb(connection: string[], options: string[] = []): Promise<RunningWeb> {
+  const args = [`${projectRoot}/bin/lnmsg`, ...connection, 'web', '--port', '0', ...options];
+  const child = spawn(process.execPath, args, { stdio: ['ignore', 'pipe', 'pipe'] });
   const exited = new Promise<void>((resolve) => child.once('close', () => resolve()));
   let output = '';
   return new Promise((resolve, reject) => {
@@ -37,13 +38,14 @@ export function startLnmsgWeb(connection: string[]): Promise<RunningWeb> {
     });
     child.stdout?.on('data', (d) => {
       output += d;
-      const m = /^(http:\/\/127\.0\.0\.1:(\d+))\/\?token=([A-Za-z0-9_-]+)$/m.exec(output);
+      const m = /^(http:\/\/\S+:(\d+))\/\?token=([A-Za-z0-9_-]+)$/m.exec(output);
       if (!m) return;
       const [url, origin, port, token] = m as unknown as [string, string, string, string];
       resolve({
         url,
         origin,
         token,
+        port: Number(port),
         cookie: `lnmsg_web_${port}`,
         child,
         stop: async () => {
@@ -65,10 +67,11 @@ export interface Answer {
 /** One plain HTTP request, as a script (not a browser) would make it. */
 export function http(
   url: string,
-  o: { method?: string; headers?: Record<string, string>; body?: string | Buffer } = {},
+  o: { method?: string; headers?: Record<string, string>; body?: string | Buffer; setHost?: boolean } = {},
 ): Promise<Answer> {
   return new Promise((resolve, reject) => {
-    const req = request(url, { method: o.method ?? 'GET', headers: o.headers }, (res) => {
+    const options = { method: o.method ?? 'GET', headers: o.headers, setHost: o.setHost ?? true };
+    const req = request(url, options, (res) => {
       let body = '';
       res.setEncoding('utf8');
       res.on('data', (d) => {
