@@ -1,6 +1,10 @@
+import type { HtlcAcceptedRequest } from '../cln/hook-types.js';
 import { incorrectOrUnknownPaymentDetails } from '../onion/failure.js';
+import type { DecodedHopPayload } from '../wire/hop-payload.js';
 import { encodeRefusal, type RefusalCause } from '../wire/refusal.js';
-import type { Refused } from './message-set.js';
+import type { ReceiverConfig } from './config.js';
+import type { Part, Refused } from './message-set.js';
+import type { Payee } from './proof.js';
 
 /** Why an HTLC is refused: `why` for the payee's log, `cause` and `reason` for the payer. */
 export interface Problem {
@@ -55,4 +59,37 @@ export function sizeProblem(bytes: number, max: number): Problem | undefined {
         `at most ${max} bytes`,
       )
     : undefined;
+}
+
+/** Why this HTLC cannot be (part of) a message, before it joins a set. */
+export function partProblem(
+  req: HtlcAcceptedRequest,
+  payload: DecodedHopPayload,
+  payee: Payee,
+  part: Part<DecodedHopPayload>,
+  isPiece: boolean,
+  config: ReceiverConfig,
+  nowSeconds: number,
+): Problem | undefined {
+  const { htlc } = req;
+  const inv = payee.kind === 'keysend' ? undefined : payee.inv;
+  if (!inv && config.spontaneous === 'refuse')
+    return problem('no_spontaneous', 'this node does not take spontaneous messages');
+  if (!inv && isPiece) return problem('malformed', 'spontaneous messages are single-part');
+  if (inv?.expiresAt !== undefined && nowSeconds > inv.expiresAt)
+    return problem('expired', 'this payment hash has expired');
+  if (payload.amtToForward !== undefined && BigInt(htlc.amount_msat) < payload.amtToForward) {
+    return problem(
+      'malformed',
+      `HTLC carries ${htlc.amount_msat} msat, the onion says ${payload.amtToForward}`,
+    );
+  }
+  if (htlc.cltv_expiry_relative < config.minFinalCltv) {
+    return problem(
+      'expiry_too_soon',
+      `expires in ${htlc.cltv_expiry_relative} blocks, needs ${config.minFinalCltv}`,
+    );
+  }
+  // A piece states the whole message's size: too large is refused at the first part, not the last.
+  return sizeProblem(part.total, config.maxMessageBytes);
 }

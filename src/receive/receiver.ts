@@ -1,36 +1,28 @@
 import { sha256 } from '@noble/hashes/sha2.js';
 import { CONTINUE, type HtlcAcceptedRequest, type HtlcAcceptedResult } from '../cln/hook-types.js';
-import type {
-  HtlcRef,
-  Invoice,
-  ListIndex,
-  MessageStore,
-  NewMessage,
-  ReceivedMessage,
-} from '../store/messages.js';
+import type { HtlcRef, Invoice, ListIndex, MessageStore, ReceivedMessage } from '../store/messages.js';
 import { fromHex, toHex } from '../wire/bytes.js';
 import { CodecError } from '../wire/errors.js';
 import { type DecodedHopPayload, decodeHopPayload, stripLengthPrefix } from '../wire/hop-payload.js';
 import { findRecord, RECORD, RESERVED_RECORDS } from '../wire/message-records.js';
 import { lnmsgEvenRecords, stripRecords } from '../wire/strip-records.js';
 import type { ReceiverConfig } from './config.js';
+import { MessageEffects } from './effects.js';
 import { type HashOptions, Hashes, type InvoiceBook, NO_INVOICES } from './hashes.js';
-import { type Answer, type Completion, type Decision, MessageSet, type Part } from './message-set.js';
+import { type Answer, type Decision, MessageSet, type Part } from './message-set.js';
 import type { CreatedInvoice } from './node-invoices.js';
-import { keptRecords, keysendPreimage, partOf } from './parts.js';
+import { keysendPreimage, partOf } from './parts.js';
 import { PaymentData } from './payment-data.js';
 import {
-  amountProblem,
   answerProblem,
+  partProblem,
   type Problem,
   problem,
   refusalMessage,
-  sizeProblem,
   unknownPayment,
 } from './problems.js';
 import { type Payee, provenPayee } from './proof.js';
-import { senderOf } from './sender-id.js';
-import { CONFIRM_AFTER_MS, Settlements } from './settlement.js';
+import { Settlements } from './settlement.js';
 
 export type { Decision } from './message-set.js';
 
@@ -68,6 +60,7 @@ export class Receiver {
   private readonly hashes: Hashes;
   private readonly paymentData: PaymentData;
   private readonly settlements: Settlements;
+  private readonly effects: MessageEffects;
   private readonly failures = new Map<string, string>();
   private readonly listeners = new Set<(m: ReceivedMessage) => void>();
   private readonly timers = new Set<NodeJS.Timeout>();
@@ -87,6 +80,14 @@ export class Receiver {
       log,
       announce: (m) => this.announce(m),
       after: (ms, fn) => this.after(ms, fn),
+    });
+    this.effects = new MessageEffects({
+      store,
+      config,
+      clock,
+      announce: (m) => this.announce(m),
+      settling: (hash) => this.settlements.watch(hash),
+      log: (m) => log('broken', m),
     });
     this.paymentData = new PaymentData({
       store,
@@ -313,7 +314,7 @@ export class Receiver {
         entry = this.restore(stored, payee, req);
       }
       if (!entry?.set.knows(ref)) {
-        const p = this.partProblem(req, payload, payee, part, chunkValue !== undefined);
+        const p = partProblem(req, payload, payee, part, chunkValue !== undefined, this.config, this.now());
         if (p) return refuse(p);
       }
       if (!entry) {
@@ -321,7 +322,7 @@ export class Receiver {
         entry = {
           set: new MessageSet(
             hash,
-            this.effects(hash, payee, () => holds.untilMs),
+            this.effects.of(hash, payee, () => holds.untilMs),
           ),
           payee,
           holds,
@@ -389,129 +390,17 @@ export class Receiver {
       this.failures.delete(this.failures.keys().next().value as string);
   }
 
-  /** Why this HTLC cannot be (part of) a message, before it joins a set. */
-  private partProblem(
-    req: HtlcAcceptedRequest,
-    payload: DecodedHopPayload,
-    payee: Payee,
-    part: Part<DecodedHopPayload>,
-    isPiece: boolean,
-  ): Problem | undefined {
-    const { htlc } = req;
-    const inv = payee.kind === 'keysend' ? undefined : payee.inv;
-    if (!inv && this.config.spontaneous === 'refuse')
-      return problem('no_spontaneous', 'this node does not take spontaneous messages');
-    if (!inv && isPiece) return problem('malformed', 'spontaneous messages are single-part');
-    if (inv?.expiresAt !== undefined && this.now() > inv.expiresAt)
-      return problem('expired', 'this payment hash has expired');
-    if (payload.amtToForward !== undefined && BigInt(htlc.amount_msat) < payload.amtToForward) {
-      return problem(
-        'malformed',
-        `HTLC carries ${htlc.amount_msat} msat, the onion says ${payload.amtToForward}`,
-      );
-    }
-    if (htlc.cltv_expiry_relative < this.config.minFinalCltv) {
-      return problem(
-        'expiry_too_soon',
-        `expires in ${htlc.cltv_expiry_relative} blocks, needs ${this.config.minFinalCltv}`,
-      );
-    }
-    // A piece states the whole message's size: too large is refused at the first part, not the last.
-    return sizeProblem(part.total, this.config.maxMessageBytes);
-  }
-
   /** Ms since 1970 until which this HTLC may be held, keeping `holdSafetyBlocks` in hand. */
   private holdUntil(req: HtlcAcceptedRequest): number {
     return this.clock() + (req.htlc.cltv_expiry_relative - this.config.holdSafetyBlocks) * BLOCK_MS;
-  }
-
-  /** What the set of `hash` does when complete and when decided: the store is written first each time. */
-  private effects(hash: string, payee: Payee, holdUntilMs: () => number) {
-    const inv = payee.kind === 'keysend' ? undefined : payee.inv;
-    const byInvoice = payee.kind === 'invoice';
-    // lightningd fails an invoice's payment that arrives after the invoice expired.
-    const until = () =>
-      byInvoice && inv?.expiresAt ? Math.min(holdUntilMs(), inv.expiresAt * 1000) : holdUntilMs();
-    return {
-      complete: (parts: Part<DecodedHopPayload>[], message: Uint8Array) =>
-        this.completeMessage(hash, parts, message, payee, until()),
-      finish: async (d: Decision) => {
-        await this.store.updateMessage(hash, (m) => ({
-          ...m,
-          status: d.accept ? (byInvoice ? 'settling' : 'settled') : 'rejected',
-          ...(d.accept ? {} : { rejectReason: d.reason }),
-          deadline: undefined,
-        }));
-        if (d.accept && byInvoice) this.settlements.watch(hash, CONFIRM_AFTER_MS);
-      },
-      after: (ms: number, fn: () => void) => {
-        const t = setTimeout(fn, ms);
-        return () => clearTimeout(t);
-      },
-      now: this.clock,
-      partTimeoutMs: this.config.mppTimeoutSeconds * 1000,
-      log: (m: string) => this.log('broken', m),
-    };
-  }
-
-  /** A complete message: checked, counted against the budget if spontaneous, stored, then held or settled. */
-  private async completeMessage(
-    hash: string,
-    parts: Part<DecodedHopPayload>[],
-    message: Uint8Array,
-    payee: Payee,
-    holdUntilMs: number,
-  ): Promise<Completion> {
-    const inv = payee.kind === 'keysend' ? undefined : payee.inv;
-    const byInvoice = payee.kind === 'invoice';
-    const first = parts[0] as Part<DecodedHopPayload>;
-    const received = parts.reduce((n, p) => n + p.htlc.amountMsat, 0);
-    const least = Math.max(inv?.amountMsat ?? 0, this.config.minAmountMsat, Number(first.totalMsat));
-    const p = amountProblem(received, least) ?? sizeProblem(message.length, this.config.maxMessageBytes);
-    if (p) return { kind: 'refuse', reason: p.why, cause: p.cause, ...(p.reason ? { told: p.reason } : {}) };
-    const records = keptRecords(first.context.customRecords, this.config.tlvType);
-    const decideBy = inv?.hold ? 'operator' : this.config.decider ? 'decider' : undefined;
-    const deadlineMs = Math.min(holdUntilMs, this.clock() + this.config.holdTimeoutSeconds * 1000);
-    const msg: NewMessage = {
-      paymentHash: hash,
-      messageHex: toHex(message),
-      ...(records.length > 0 ? { records } : {}),
-      tlvType: Number(this.config.tlvType),
-      amountMsat: received,
-      receivedAt: this.now(),
-      htlcs: parts.map((p) => p.htlc),
-      status: decideBy ? 'held' : byInvoice ? 'settling' : 'settled',
-      spontaneous: !inv,
-      ...(byInvoice ? { viaInvoice: true } : {}),
-      label: inv?.label,
-      ...senderOf(first.context, message, hash, { ...this.config, nowSeconds: this.now() }),
-      ...(decideBy ? { decideBy, deadline: Math.floor(deadlineMs / 1000) } : {}),
-    };
-    const stored = await this.store.addMessage(msg, inv ? Infinity : this.config.maxStoredBytes);
-    if (stored === 'full') {
-      const why = 'the payee keeps no more spontaneous messages (lnmsg-max-stored-bytes)';
-      return { kind: 'refuse', reason: why, cause: 'storage_full' };
-    }
-    if (stored === 'exists')
-      return { kind: 'refuse', reason: 'a message is already stored for this hash', cause: 'already_paid' };
-    if (stored.status === 'settling') this.settlements.watch(hash, CONFIRM_AFTER_MS);
-    // A message lightningd settles is announced once it did.
-    else this.announce(stored);
-    if (!decideBy) return { kind: 'settle' };
-    return { kind: 'hold', deadlineMs, decider: this.deciderFor(stored, decideBy) };
-  }
-
-  private deciderFor(m: ReceivedMessage, decideBy: ReceivedMessage['decideBy']) {
-    const { decider } = this.config;
-    return decideBy === 'decider' && decider ? (deadlineMs: number) => decider(m, deadlineMs) : undefined;
   }
 
   /** A message held when lnmsg stopped, whose HTLCs lightningd now replays. */
   private restore(m: ReceivedMessage, payee: Payee, req: HtlcAcceptedRequest): InFlight {
     const deadlineMs = (m.deadline ?? this.now() + this.config.holdTimeoutSeconds) * 1000;
     const decideBy = m.decideBy ?? (payee.kind !== 'keysend' && payee.inv.hold ? 'operator' : 'decider');
-    const fx = this.effects(m.paymentHash, payee, () => deadlineMs);
-    const decider = this.deciderFor(m, decideBy);
+    const fx = this.effects.of(m.paymentHash, payee, () => deadlineMs);
+    const decider = this.effects.deciderFor(m, decideBy);
     // Held for a decider that is no longer configured: nothing is left to refuse it, so it settles.
     const settle = decideBy === 'decider' && !decider ? async () => ({ accept: true as const }) : decider;
     const entry = {
