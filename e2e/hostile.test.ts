@@ -91,13 +91,14 @@ describe('hostile onions built with createonion: each fails cleanly, the lnmsg n
   };
   const message = (text: string) => rec(DEFAULT_MESSAGE_TLV_TYPE, utf8.encode(text));
 
-  test('malformed payloads for an lnmsg hash: incorrect_or_unknown_payment_details, nothing stored', async () => {
+  test('malformed payloads for an lnmsg hash: failed as for any hash when unreadable, refused when readable, nothing stored', async () => {
     const lightningd = readFileSync(join(suite.net.nodeDir(3), 'pid'), 'utf8').trim();
     const pluginPid = () =>
       execFileSync('pgrep', ['-P', lightningd, '-f', 'lnmsg-plugin'], { encoding: 'utf8' }).trim();
     const pid = pluginPid();
     const c = await cltv();
-    const cases: [string, Uint8Array, number?][] = [
+    // Payloads that do not parse: lnmsg hands them on, and lightningd fails them as for any hash.
+    const unreadable: [string, Uint8Array][] = [
       [
         'a record running past the end',
         cat(amt(1000), c, encodeBigSize(34349334n), Uint8Array.of(200, 1, 2)),
@@ -108,10 +109,19 @@ describe('hostile onions built with createonion: each fails cleanly, the lnmsg n
         'an unknown even type beside the message',
         cat(amt(1000), c, rec(70_000n, Uint8Array.of(1)), message('x')),
       ],
+      ['a non-minimal amount', cat(rec(2n, Uint8Array.of(0, 0x03, 0xe8)), c, message('pad'))],
+    ];
+    for (const [what, tlv] of unreadable) {
+      const hash = await suite.net.call<string>(3, 'receivemessage_new', { amount_msat: 1000 });
+      const ours = await sendRaw(hash, tlv);
+      assert.equal(ours.fromPayee, true, what);
+      assert.deepEqual(ours, await sendRaw(toHex(randomBytes(32)), tlv), `${what}: as for nobody's hash`);
+      assert.equal(await suite.net.call(3, 'receivemessage_poll', { payment_hash: hash }), null, what);
+    }
+    const cases: [string, Uint8Array, number?][] = [
       ['no message record', cat(amt(1000), c)],
       ['amt_to_forward above what arrived', cat(amt(5000), c, message('greedy'))],
       ['less than the payee asked for', cat(amt(500), c, message('short')), 500],
-      ['a non-minimal amount', cat(rec(2n, Uint8Array.of(0, 0x03, 0xe8)), c, message('pad'))],
     ];
     for (const [what, tlv, amount] of cases) {
       const hash = await suite.net.call<string>(3, 'receivemessage_new', { amount_msat: 1000 });
