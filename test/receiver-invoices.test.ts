@@ -277,6 +277,18 @@ describe('receiver: messages on BOLT 11 invoices', () => {
     }
   });
 
+  test('once lightningd has an invoice paid, a message on it is refused and nothing is stored', async () => {
+    const { receiver, store, book } = await setup();
+    const inv = await invoiceOf(receiver, book);
+    await receiver.onHtlcAccepted(payingHtlc(inv.payment_hash, inv.secret, []));
+    await lightningdPays(receiver, book, inv);
+    const late = await receiver.onHtlcAccepted(
+      payingHtlc(inv.payment_hash, inv.secret, [{ type: TYPE, value: text('too late') }]),
+    );
+    assert.equal(causeOf(late), 'already_paid');
+    assert.equal(await store.message(inv.payment_hash), undefined);
+  });
+
   test('held: the HTLC waits in htlc_accepted until the payee decides; refused, the invoice is payable again', async () => {
     const { receiver, store, book } = await setup();
     const inv = await invoiceOf(receiver, book, { hold: true });

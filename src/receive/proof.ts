@@ -36,14 +36,12 @@ export async function provenPayee(
 ): Promise<Payee | undefined> {
   const ours = await src.ours(paymentHash);
   if (ours?.preimage) return { kind: 'hash', inv: ours, preimage: fromHex(ours.preimage) };
-  if (ours?.paymentSecret) {
-    return sameSecret(payload, fromHex(ours.paymentSecret))
-      ? { kind: 'invoice', inv: ours, paid: false }
-      : undefined;
-  }
+  // lnmsg's invoice keeps its secret; lightningd's record says whether it was paid meanwhile.
+  if (ours?.paymentSecret && !sameSecret(payload, fromHex(ours.paymentSecret))) return undefined;
   const node = await src.node(paymentHash);
   if (node) {
-    if (!node.paymentSecret || !sameSecret(payload, node.paymentSecret)) return undefined;
+    const secret = node.paymentSecret ?? (ours?.paymentSecret ? fromHex(ours.paymentSecret) : undefined);
+    if (!secret || !sameSecret(payload, secret)) return undefined;
     return { kind: 'invoice', inv: billOf(paymentHash, node, ours), paid: node.status === 'paid' };
   }
   // lnmsg's record of an invoice lightningd no longer has (deleted): nothing to pay.
@@ -56,7 +54,7 @@ export async function provenPayee(
 function billOf(paymentHash: string, node: NodeInvoice, ours: Invoice | undefined): Invoice {
   return {
     paymentHash,
-    paymentSecret: toHex(node.paymentSecret as Uint8Array),
+    paymentSecret: node.paymentSecret ? toHex(node.paymentSecret) : ours?.paymentSecret,
     amountMsat: Math.max(ours?.amountMsat ?? 0, node.amountMsat ?? 0),
     label: node.label,
     createdAt: ours?.createdAt ?? 0,
