@@ -75,4 +75,27 @@ describe("lightningd's invoices (recorded replies of v26.06.6)", () => {
       assert.ok('amount_msat' in v26066Params('payee-invoices.jsonl', name));
     }
   });
+
+  test('settlement: paid, pending while an HTLC of the hash is in a channel, released once none is', async () => {
+    const hash = '3c40535c0324a209a889eb83a2ae249164021f608eb6fc2b93ddc47ea7073ec4';
+    const decode: [string, string] = ['invoice-decode.jsonl', 'decode-5000'];
+    for (const [step, expected] of [
+      ['held', 'pending'],
+      ['released', 'released'],
+    ] as const) {
+      const { rpc, asked } = recordedRpc({
+        listinvoices: ['held-htlc.jsonl', `${step}/listinvoices`],
+        listpeerchannels: ['held-htlc.jsonl', `${step}/listpeerchannels`],
+        decode,
+      });
+      assert.equal(await new NodeInvoices(rpc).settlement(hash), expected, step);
+      assert.ok(asked.some((a) => a.method === 'listpeerchannels'));
+      // Another hash's HTLC is not this one's.
+      assert.equal(await new NodeInvoices(rpc).settlement('00'.repeat(32)), 'released');
+    }
+    const made = v26066Result<{ payment_hash: string }>('invoice-decode.jsonl', 'invoice-5000');
+    const { rpc, asked } = recordedRpc({ listinvoices: ['node3-lists.jsonl', 'listinvoices-n3'], decode });
+    assert.equal(await new NodeInvoices(rpc).settlement(made.payment_hash), 'paid');
+    assert.ok(!asked.some((a) => a.method === 'listpeerchannels'), 'a paid invoice needs no channel list');
+  });
 });

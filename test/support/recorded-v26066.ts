@@ -8,7 +8,8 @@ export function ownRecord(folder: string, file: string, name: string): RpcRecord
   const key = `${folder}/${file}`;
   let records = files.get(key);
   if (!records) {
-    records = ownRecordings<RpcRecord>(file, folder).filter((r) => r.kind === 'rpc');
+    // rpcrec.py's own lines (no `kind`) are RPC calls too.
+    records = ownRecordings<RpcRecord>(file, folder).filter((r) => (r.kind ?? 'rpc') === 'rpc');
     files.set(key, records);
   }
   const rec = records.find((r) => r.name === name);
