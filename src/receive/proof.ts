@@ -44,7 +44,9 @@ export async function provenPayee(
     if (!secret || !sameSecret(payload, secret)) return undefined;
     return { kind: 'invoice', inv: billOf(paymentHash, node, ours), paid: node.status === 'paid' };
   }
-  // lnmsg's record of an invoice lightningd no longer has (deleted): nothing to pay.
+  // lightningd lists no invoice lnmsg made (deleted, say): it fails the parts itself once handed
+  // on, and the store then says so (settlement); nothing settles without lightningd.
+  if (ours?.paymentSecret) return { kind: 'invoice', inv: ours, paid: false };
   if (ours) return undefined;
   const preimage = keysendPreimage(payload, paymentHash);
   return preimage ? { kind: 'keysend', preimage } : undefined;
