@@ -16,7 +16,7 @@ import {
   utf8,
 } from '../src/index.js';
 import { finalPayload, type Outcome, ownOnion } from './support/attacker.js';
-import { everyMessage, networkForSuite, until } from './support/network.js';
+import { everyMessage, invoiceStatus, networkForSuite, until } from './support/network.js';
 
 const INCORRECT_OR_UNKNOWN_PAYMENT_DETAILS = 0x400f;
 const AMOUNT = 10_000;
@@ -55,9 +55,6 @@ describe('a routing node forging payment data (node 2 of 1-2-3 attacks the payee
       : suite.net.call<Bolt11>(3, 'receivemessage_invoice', { amount_msat: amount, ...extra });
   const poll = (hash: string) =>
     suite.net.call<Entry | null>(3, 'receivemessage_poll', { payment_hash: hash });
-  const invoiceStatus = async (hash: string) =>
-    (await suite.net.call<{ invoices: { status: string }[] }>(3, 'listinvoices', { payment_hash: hash }))
-      .invoices[0]?.status;
   /** The attacker's HTLC failed at the payee, as an unknown payment hash does. */
   const refusedAtPayee = (o: Outcome, what: string) => {
     assert.equal(o.settled, false, `${what}: the forged HTLC settled`);
@@ -85,7 +82,7 @@ describe('a routing node forging payment data (node 2 of 1-2-3 attacks the payee
         const attack = finalPayload(AMOUNT, { ...more, customRecords: [forged] });
         refusedAtPayee(await ownOnion(suite.net, 2, 3, inv.payment_hash, AMOUNT, attack), what);
         await suite.net.call(1, 'xpay', { invstring: inv.bolt11 });
-        assert.equal(await invoiceStatus(inv.payment_hash), 'paid', what);
+        assert.equal(await invoiceStatus(suite.net, inv.payment_hash), 'paid', what);
         // xpay carries no record: there is nothing of this payment to keep.
         assert.equal(await poll(inv.payment_hash), null, what);
       }

@@ -4,7 +4,7 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, test } from 'node:test';
 import { RpcError } from '../src/cln/rpc.js';
-import { networkForSuite, PLUGIN, spendable, until } from './support/network.js';
+import { invoiceStatus, networkForSuite, PLUGIN, spendable, until } from './support/network.js';
 
 /**
  * lnmsg dies, lightningd stays up, while a message on a hold=true invoice waits for the payee's
@@ -15,9 +15,6 @@ describe('the payee plugin dies while a message on an invoice is held', () => {
   const suite = networkForSuite();
   const poll = (hash: string) =>
     suite.net.call<{ status: string } | null>(3, 'receivemessage_poll', { payment_hash: hash });
-  const invoiceStatus = async (hash: string) =>
-    (await suite.net.call<{ invoices: { status: string }[] }>(3, 'listinvoices', { payment_hash: hash }))
-      .invoices[0]?.status;
   const loaded = async () => {
     const { plugins } = await suite.net.call<{ plugins: { name: string }[] }>(3, 'plugin', {
       subcommand: 'list',
@@ -67,7 +64,7 @@ describe('the payee plugin dies while a message on an invoice is held', () => {
         await until('lightningd to drop the plugin', async () => !(await loaded()));
         const payer = await sending;
         const refunded = (await spendable(suite.net, 1)) === before;
-        const invoice = await invoiceStatus(inv.payment_hash);
+        const invoice = await invoiceStatus(suite.net, inv.payment_hash);
         await suite.net.call(3, 'plugin', { subcommand: 'start', plugin: PLUGIN });
         await until(
           'the restarted plugin to write what became of it',
@@ -79,7 +76,7 @@ describe('the payee plugin dies while a message on an invoice is held', () => {
           refunded,
           invoice,
           stored,
-          invoiceAfterStart: await invoiceStatus(inv.payment_hash),
+          invoiceAfterStart: await invoiceStatus(suite.net, inv.payment_hash),
         };
         t.diagnostic(JSON.stringify(seen));
         assert.deepEqual(
