@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
 import { describe, test } from 'node:test';
 import { RpcError } from '../src/cln/rpc.js';
-import { networkForSuite, until } from './support/network.js';
+import { invoiceStatus, networkForSuite, until } from './support/network.js';
 
 interface Entry {
   payment_hash: string;
@@ -31,9 +31,6 @@ describe('messages and payment data on invoices (payee)', () => {
     await until(`${hash} settled`, async () => (await poll(hash))?.status === 'settled');
     return (await poll(hash)) as Entry;
   };
-  const invoiceStatus = async (hash: string) =>
-    (await suite.net.call<{ invoices: { status: string }[] }>(3, 'listinvoices', { payment_hash: hash }))
-      .invoices[0]?.status;
   /** A keysend of node 1's lightningd (no lnmsg message) with `extratlvs`; its payment hash. */
   const keysend = async (extratlvs: Record<string, string>) => {
     const r = (await suite.net.coreKeysend(1, {
@@ -73,12 +70,12 @@ describe('messages and payment data on invoices (payee)', () => {
     assert.equal(e.code, 1601, e.message);
     assert.match(e.message, /does not know this payment hash/);
     assert.equal(await poll(inv.payment_hash), null);
-    assert.equal(await invoiceStatus(inv.payment_hash), 'unpaid');
+    assert.equal(await invoiceStatus(suite.net, inv.payment_hash), 'unpaid');
 
     await suite.net.call(1, 'sendmessage', { bolt11: inv.bolt11, message: 'the real one', sign: false });
     const m = await settled(inv.payment_hash);
     assert.deepEqual([m.message, m.kind, m.label], ['the real one', 'invoice', 'mitm']);
-    assert.equal(await invoiceStatus(inv.payment_hash), 'paid');
+    assert.equal(await invoiceStatus(suite.net, inv.payment_hash), 'paid');
   });
 
   test("a message on an ordinary `invoice` of the payee is kept, and lightningd's invoice shows paid", async () => {
@@ -90,7 +87,7 @@ describe('messages and payment data on invoices (payee)', () => {
     await suite.net.call(1, 'sendmessage', { bolt11: inv.bolt11, message: 'for order 42', sign: false });
     const m = await settled(inv.payment_hash);
     assert.deepEqual([m.message, m.label, m.kind], ['for order 42', 'order-42', 'invoice']);
-    assert.equal(await invoiceStatus(inv.payment_hash), 'paid');
+    assert.equal(await invoiceStatus(suite.net, inv.payment_hash), 'paid');
   });
 
   test('held on an invoice: lightningd waits for the decision; refused, the invoice stays unpaid', async () => {
@@ -110,7 +107,7 @@ describe('messages and payment data on invoices (payee)', () => {
     assert.ok(e instanceof RpcError, String(e));
     assert.match(e.message, /not today/);
     assert.equal((await poll(inv.payment_hash))?.status, 'rejected');
-    assert.equal(await invoiceStatus(inv.payment_hash), 'unpaid');
+    assert.equal(await invoiceStatus(suite.net, inv.payment_hash), 'unpaid');
   });
 
   test('kill -9 of the payee while a message on an invoice is held: held again, accepted, paid once', async () => {
@@ -136,7 +133,7 @@ describe('messages and payment data on invoices (payee)', () => {
     assert.equal((await sending).status, 'complete');
     const m = await settled(inv.payment_hash);
     assert.equal(m.message, 'hold me through a crash');
-    assert.equal(await invoiceStatus(inv.payment_hash), 'paid');
+    assert.equal(await invoiceStatus(suite.net, inv.payment_hash), 'paid');
     const { payments } = await suite.net.call<{ payments: { status: string }[] }>(1, 'listsendpays', {
       payment_hash: inv.payment_hash,
     });
@@ -177,7 +174,7 @@ describe('messages and payment data on invoices (payee)', () => {
       description: 'no message',
     });
     await suite.net.call(1, 'xpay', { invstring: inv.bolt11 });
-    assert.equal(await invoiceStatus(inv.payment_hash), 'paid');
+    assert.equal(await invoiceStatus(suite.net, inv.payment_hash), 'paid');
     assert.equal(await poll(inv.payment_hash), null);
   });
 });

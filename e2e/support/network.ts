@@ -229,6 +229,14 @@ export async function everyEntry<T extends { created_index: number }>(
   }
 }
 
+/** lightningd's status of node k's (default the last's) invoice for `paymentHash`: unpaid, paid, expired. */
+export async function invoiceStatus(net: Network, paymentHash: string, k = net.size) {
+  const { invoices } = await net.call<{ invoices: { status: string }[] }>(k, 'listinvoices', {
+    payment_hash: paymentHash,
+  });
+  return invoices[0]?.status;
+}
+
 /** Every message node k (default the last) stored. */
 export function everyMessage(net: Network, k = net.size) {
   type Listed = {
