@@ -24,9 +24,11 @@ export interface HtlcVariant {
 
 let nextId = 1000;
 
-/** The recorded request with our own values in its fields (hash, payload, amount, HTLC id, channel, expiry). */
-export function htlcRequest(v: HtlcVariant): HtlcAcceptedRequest {
-  const base = recordedFinalHtlc();
+/**
+ * The recorded request (`base`, read from the fixture unless given) with our own values in its
+ * fields (hash, payload, amount, HTLC id, channel, expiry).
+ */
+export function htlcRequest(v: HtlcVariant, base = recordedFinalHtlc()): HtlcAcceptedRequest {
   const payload =
     typeof v.payload === 'string' ? v.payload : toHex(withLengthPrefix(encodeFinalPayload(v.payload)));
   const relative = v.cltvRelative ?? base.htlc.cltv_expiry_relative;
