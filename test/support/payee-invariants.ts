@@ -69,42 +69,87 @@ function settledHtlcs(w: World, hash: string, m: ReceivedMessage | undefined, fi
   });
 }
 
-/** A stored entry's data comes from one payment that proved itself, and its status matches its HTLCs. */
+/** A stored entry's data comes from payers that proved themselves, and its status matches its HTLCs. */
 function entry(w: World, m: ReceivedMessage, final: boolean): string[] {
   const on = w.hashName(m.paymentHash);
   const shown = `${on}'s ${m.status} entry (message ${text(m.messageHex)}, records ${JSON.stringify(m.records ?? [])})`;
   const keys = m.htlcs.map((r) => `${r.channel}/${r.id}`);
-  const named = [...new Set(keys.map((k) => w.paymentOf(k)))];
+  const named = keys.map((k) => w.ln.htlcs.find((h) => h.key === k && h.hash === m.paymentHash));
   if (named.includes(undefined))
     return [`[from failed] ${shown} names an HTLC lightningd never had on it: ${keys.join(', ')}`];
-  if (named.length > 1)
-    return [`[from failed] ${shown} mixes the HTLCs of ${named.map((p) => p?.name).join(' and ')}`];
-  const candidates = w.payments.filter(
-    (p) => p.target.hash === m.paymentHash && same(m, p, sources(p, keys)),
-  );
-  const p = named[0] ?? candidates.find((c) => c.proves) ?? candidates[0];
-  if (!p) return [`[forged] ${shown} holds data no payment on ${on} sent`];
-  if (!same(m, p, sources(p, keys)))
+  const from = named as ModelHtlc[];
+  const found =
+    m.messageHex === '' && (m.records ?? []).length > 0
+      ? records(w, m, from, final)
+      : message(w, m, from, final);
+  return found.map((f) => f.replace('$', () => shown));
+}
+
+/** A message entry: one payment's message, from HTLCs of that payment alone. */
+function message(w: World, m: ReceivedMessage, named: ModelHtlc[], final: boolean): string[] {
+  const payers = [...new Set(named.map((h) => w.paymentOf(h.key) as ModelPayment))];
+  if (payers.length > 1)
+    return [`[from failed] $ mixes the HTLCs of ${payers.map((p) => p.name).join(' and ')}`];
+  const p =
+    payers[0] ??
+    w.payments.find((c) => c.target.hash === m.paymentHash && c.message && toHex(c.message) === m.messageHex);
+  if (!p) return [`[forged] $ holds a message no payment on ${w.hashName(m.paymentHash)} sent`];
+  if (m.messageHex !== toHex(p.message ?? new Uint8Array()))
     return [
-      `[from failed] ${shown} names ${p.name}'s HTLCs but is not what they carry (${p.name}: ${text(toHex(p.message ?? new Uint8Array()))})`,
+      `[from failed] $ names ${p.name}'s HTLCs, which carry ${text(toHex(p.message ?? new Uint8Array()))}`,
     ];
-  if (p.role === 'forger') return [`[forged] ${shown} is ${p.name}'s (${why(p)})`];
-  if (!p.proves) return [`[paid hash] ${shown} is from ${p.name}, which proves nothing (${why(p)})`];
-  const htlcs = keys.length > 0 ? p.htlcs.filter((h) => keys.includes(h.key)) : p.htlcs;
-  const out = status(m, htlcs, keys.length > 0, final).map(
-    (s) => `[settled iff] ${shown} from ${p.name}: ${s} (${states(htlcs)})`,
+  if (p.role === 'forger') return [`[forged] $ is ${p.name}'s (${why(p)})`];
+  if (!p.proves) return [`[paid hash] $ is from ${p.name}, which proves nothing (${why(p)})`];
+  const htlcs = named.length > 0 ? named : p.htlcs;
+  const kept = new Set(htlcs.flatMap((h) => keptBy(p, h)));
+  const out = (m.records ?? [])
+    .filter((r) => !kept.has(`${r.type}=${r.value}`))
+    .map((r) => `[from failed] $ keeps record ${r.type} that no HTLC of ${p.name}'s message carried`);
+  out.push(
+    ...status(m, htlcs, named.length > 0, final).map(
+      (s) => `[settled iff] $ from ${p.name}: ${s} (${states(htlcs)})`,
+    ),
   );
   const decider = w.options.decider || p.target.hold;
-  if (
-    p.message &&
-    decider &&
-    (m.status === 'settled' || m.status === 'settling') &&
-    !w.accepted.has(m.paymentHash)
-  )
+  if (decider && (m.status === 'settled' || m.status === 'settling') && !w.accepted.has(m.paymentHash))
     out.push(
-      `[undecided] ${shown} from ${p.name} is ${m.status}, never accepted (${p.target.hold ? 'a hold invoice' : 'a decider is set'})`,
+      `[undecided] $ from ${p.name} is ${m.status}, never accepted (${p.target.hold ? 'a hold invoice' : 'a decider is set'})`,
     );
   return out;
+}
+
+/**
+ * A payment's records (no message): each kept record was carried by an HTLC of a payer that
+ * proved itself, and the entry is settled only once such an HTLC is.
+ */
+function records(w: World, m: ReceivedMessage, named: ModelHtlc[], final: boolean): string[] {
+  const from = named.length > 0 ? named : w.ln.htlcs.filter((h) => h.hash === m.paymentHash);
+  const out: string[] = [];
+  const good = new Set<ModelHtlc>();
+  for (const r of m.records ?? []) {
+    const carriers = from.filter((h) => keptBy(w.paymentOf(h.key), h).includes(`${r.type}=${r.value}`));
+    const honest = carriers.filter((h) => {
+      const p = w.paymentOf(h.key) as ModelPayment;
+      return p.proves && p.role !== 'forger';
+    });
+    honest.forEach((h) => good.add(h));
+    const forger = carriers.map((h) => w.paymentOf(h.key) as ModelPayment).find((p) => p.role === 'forger');
+    if (carriers.length === 0) out.push(`[forged] $ keeps record ${r.type}, which no HTLC on it carried`);
+    else if (honest.length === 0 && forger)
+      out.push(`[forged] $ keeps ${forger.name}'s record ${r.type} (${why(forger)})`);
+    else if (honest.length === 0)
+      out.push(`[paid hash] $ keeps record ${r.type} of a payment that proves nothing`);
+    else if (final && honest.every((h) => h.state === 'failed'))
+      out.push(`[from failed] $ keeps record ${r.type} of HTLCs lightningd failed (${states(honest)})`);
+  }
+  if (out.length > 0) return out;
+  const htlcs = named.length > 0 ? named : [...good];
+  return status(m, htlcs, named.length > 0, final).map((s) => `[settled iff] $: ${s} (${states(htlcs)})`);
+}
+
+/** The records lnmsg may keep of an HTLC (type=value hex). */
+function keptBy(p: ModelPayment | undefined, h: ModelHtlc): string[] {
+  return p?.parts[p.partOf.get(h.key) as number]?.kept ?? [];
 }
 
 function status(m: ReceivedMessage, htlcs: ModelHtlc[], named: boolean, final: boolean): string[] {
@@ -128,20 +173,6 @@ function status(m: ReceivedMessage, htlcs: ModelHtlc[], named: boolean, final: b
 function why(p: ModelPayment): string {
   if (p.forgery) return `a node on the route: ${p.forgery}`;
   return 'its hash was paid before it was sent';
-}
-
-/** The HTLCs an entry's data may come from: those it names, else (records alone) its payment's not failed. */
-function sources(p: ModelPayment, keys: string[]): ModelHtlc[] {
-  return keys.length > 0
-    ? p.htlcs.filter((h) => keys.includes(h.key))
-    : p.htlcs.filter((h) => h.state !== 'failed');
-}
-
-/** The entry is `p`'s message, and each record it keeps is one an HTLC of `from` carried. */
-function same(m: ReceivedMessage, p: ModelPayment, from: ModelHtlc[]): boolean {
-  if (m.messageHex !== toHex(p.message ?? new Uint8Array())) return false;
-  const carried = new Set(from.flatMap((h) => p.parts[p.partOf.get(h.key) as number]?.kept ?? []));
-  return (m.records ?? []).every((r) => carried.has(`${r.type}=${r.value}`));
 }
 
 const text = (hex: string) => JSON.stringify(Buffer.from(hex, 'hex').toString('utf8'));
