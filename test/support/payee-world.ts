@@ -2,13 +2,9 @@ import { sha256 } from '@noble/hashes/sha2.js';
 import type { HtlcAcceptedRequest } from '../../src/cln/hook-types.js';
 import { toHex, utf8, withLengthPrefix } from '../../src/index.js';
 import type { NodeInvoice } from '../../src/receive/node-invoices.js';
-import {
-  type Decision,
-  type InvoiceBook,
-  RECEIVER_DEFAULTS,
-  Receiver,
-  type ReceiverConfig,
-} from '../../src/receive/receiver.js';
+import { RECEIVER_DEFAULTS, type ReceiverConfig } from '../../src/receive/config.js';
+import type { InvoiceBook } from '../../src/receive/hashes.js';
+import { type Decision, Receiver } from '../../src/receive/receiver.js';
 import { type Kv, MemoryKv } from '../../src/store/kv.js';
 import { MessageStore } from '../../src/store/messages.js';
 import { FakeTime, settle } from './fake-time.js';
@@ -124,7 +120,7 @@ export class World {
       this.book,
     );
     this.receiver = receiver;
-    await receiver.open(GRACE_MS, async (hash) => this.ln.settlement(hash) === 'paid');
+    await receiver.open(GRACE_MS);
     return {
       htlcAccepted: (req) => receiver.onHtlcAccepted(req),
       invoicePayment: (params) => receiver.onInvoicePayment(params.payment),
@@ -148,7 +144,7 @@ export class World {
       const inv = this.ln.invoices.get(hash);
       if (!inv) return undefined;
       const status = inv.status === 'paid' ? 'paid' : this.ln.expired(inv) ? 'expired' : 'unpaid';
-      const found: NodeInvoice & { amountMsat?: number } = {
+      const found: NodeInvoice = {
         label: inv.label,
         paymentSecret: inv.secret,
         status,
@@ -157,6 +153,7 @@ export class World {
       };
       return found;
     },
+    settlement: async (hash) => this.ln.settlement(hash),
   };
 
   private decide(epoch: number, hash: string): Promise<Decision> {
