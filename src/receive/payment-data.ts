@@ -49,8 +49,8 @@ export class PaymentData {
   async paid(paymentHash: string, p: { label: string; msat: number }): Promise<void> {
     if (!this.capture.holds(paymentHash)) return;
     const paidBy = await this.paidBy(paymentHash, p.label);
-    const records = paidBy && this.capture.take(paymentHash, paidBy, p.msat);
-    this.capture.forget(paymentHash);
+    if (!paidBy) return this.capture.forget(paymentHash);
+    const records = this.capture.take(paymentHash, paidBy, p.msat);
     if (!records) return;
     const kept = keptRecords(records, this.d.config.tlvType);
     if (kept.length === 0) return;

@@ -332,10 +332,8 @@ export class Receiver {
       }
       // A hold must end before the first of its HTLCs expires.
       entry.holds.untilMs = Math.min(entry.holds.untilMs, this.holdUntil(req));
-      const answer = await this.answerOf(entry.set, part);
-      if (answer.settle) return letThrough(entry.payee);
-      return refuse(answerProblem(answer), answer.timeout ? MPP_TIMEOUT : undefined);
     }
+    // A new part of the set, or one it knows (a replay): the set's answer.
     const answer = await this.answerOf(entry.set, part);
     if (answer.settle) return letThrough(entry.payee);
     return refuse(answerProblem(answer), answer.timeout ? MPP_TIMEOUT : undefined);

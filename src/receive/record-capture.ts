@@ -68,9 +68,10 @@ export class RecordCapture {
     seen.push({ ...htlc, at: now, bytes });
     // A payment's HTLCs together may not pass the limit either: its oldest go first.
     while (total(seen) > this.limits.maxBytes) seen.shift();
-    this.evict(now, total(seen));
+    const held = total(seen);
+    this.evict(now, held);
     this.held.set(paymentHash, seen);
-    this.bytes += total(seen);
+    this.bytes += held;
   }
 
   /**
