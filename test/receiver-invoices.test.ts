@@ -460,6 +460,64 @@ describe('receiver: messages on BOLT 11 invoices', () => {
     assert.equal(await store.message(inv.payment_hash), undefined);
   });
 
+  test('records of a payment lnmsg refused at invoice_payment go with it: the next payment keeps none of them', async () => {
+    const { receiver, store, book } = await setup(new MemoryKv(), new Book(), { mppTimeoutSeconds: 0.2 });
+    const inv = await invoiceOf(receiver, book);
+    const pending = receiver.onHtlcAccepted(firstPiece(inv, text('two pieces, one lost')));
+    const boost = { type: 7629169n, value: text('{"message":"from the refused set"}') };
+    assert.deepEqual(await receiver.onHtlcAccepted(payingHtlc(inv.payment_hash, inv.secret, [boost])), {
+      result: 'continue',
+    });
+    const { hook } = recordedInvoicePayment(inv.label, inv.preimage, 1000);
+    assert.deepEqual(await invoicePayment(receiver, hook), { result: 'reject' });
+    assert.equal((await pending).result, 'fail');
+    // Then a payment without records pays the invoice: the refused set's boostagram is not its data.
+    await receiver.onHtlcAccepted(payingHtlc(inv.payment_hash, inv.secret, []));
+    assert.deepEqual(await lightningdPays(receiver, book, inv), { result: 'continue' });
+    assert.equal(await store.message(inv.payment_hash), undefined);
+  });
+
+  test('a held message whose HTLCs went with the plugin, then another payment pays the invoice: written rejected, never settled', async () => {
+    const kv = new MemoryKv();
+    const book = new Book();
+    const first = await setup(kv, book);
+    const inv = await invoiceOf(first.receiver, book, { hold: true });
+    void first.receiver.onHtlcAccepted(
+      payingHtlc(inv.payment_hash, inv.secret, [{ type: TYPE, value: text('held, then orphaned') }]),
+    );
+    assert.equal((await first.receiver.wait(inv.payment_hash, 5000))?.status, 'held');
+    // The plugin dies: lightningd goes on with the even record in the payload and fails the HTLC.
+    first.receiver.close();
+    const { receiver, store } = await setup(kv, book);
+    assert.deepEqual(await receiver.onHtlcAccepted(payingHtlc(inv.payment_hash, inv.secret, [])), {
+      result: 'continue',
+    });
+    assert.deepEqual(await lightningdPays(receiver, book, inv), { result: 'continue' });
+    const m = await store.message(inv.payment_hash);
+    assert.equal(m?.status, 'rejected');
+    assert.match(m?.rejectReason ?? '', /refunded/);
+  });
+
+  test('a refused message deleted: the invoice stays payable with its hold', async () => {
+    const { receiver, store, book } = await setup();
+    const inv = await invoiceOf(receiver, book, { hold: true });
+    const first = receiver.onHtlcAccepted(
+      payingHtlc(inv.payment_hash, inv.secret, [{ type: TYPE, value: text('no') }]),
+    );
+    await receiver.wait(inv.payment_hash, 5000);
+    await receiver.decide(inv.payment_hash, { accept: false, reason: 'no thanks' });
+    assert.equal((await first).result, 'fail');
+    assert.equal((await receiver.delete(inv.payment_hash)) !== 'held', true);
+    assert.equal((await store.invoice(inv.payment_hash))?.hold, true);
+    const next = receiver.wait('any', 5000);
+    const second = receiver.onHtlcAccepted(
+      payingHtlc(inv.payment_hash, inv.secret, [{ type: TYPE, value: text('yes?') }]),
+    );
+    assert.equal((await next)?.status, 'held', 'held again, not settled undecided');
+    await receiver.decide(inv.payment_hash, { accept: false, reason: 'still no' });
+    assert.equal((await second).result, 'fail');
+  });
+
   test("a message on one of lightningd's ordinary invoices is read with that invoice's secret", async () => {
     const book = new Book();
     const { receiver, store } = await setup(new MemoryKv(), book);

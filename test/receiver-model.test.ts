@@ -40,20 +40,9 @@ function inWorker(data: { runs: number; seed: number; path?: string }): Promise<
   }).finally(() => worker.terminate());
 }
 
-/**
- * What the model finds in src/receive as of 10b997d (issue 18; the payee's fixes pending): the test
- * runs and reports, without failing `npm test`, until they are fixed. Remove this then.
- */
-const OPEN_FINDINGS =
-  'a message on an invoice already paid (by a payment without one, or by a node that derived its ' +
-  'secret from the preimage) is stored and later written settled; a held message whose HTLCs were ' +
-  'refunded is written settled when another payment pays the invoice; a held keysend settles ' +
-  'undecided when the plugin dies; records of an HTLC lightningd failed are kept for a later ' +
-  'payment; a deleted seed or keysend hash takes a message from whoever knows its preimage';
-
 test(
   `the payee against a model of lightningd: ${RUNS} random schedules of payers, forgers, timers, decisions and restarts`,
-  { ...needsShared('fixtures'), todo: OPEN_FINDINGS },
+  needsShared('fixtures'),
   async () => {
     const workers = SEED === undefined ? Math.max(1, Math.min(availableParallelism(), 4, RUNS)) : 1;
     const first = SEED ?? Math.floor(Math.random() * 2 ** 31);

@@ -22,6 +22,7 @@ import {
   withLengthPrefix,
 } from '../src/index.js';
 import { commandDecider } from '../src/receive/decider.js';
+import { type InvoiceBook, NO_INVOICES } from '../src/receive/hashes.js';
 import { RECEIVER_DEFAULTS, type ReceiverConfig } from '../src/receive/config.js';
 import { type Decision, Receiver } from '../src/receive/receiver.js';
 import { signedMessageDigest } from '../src/receive/signature.js';
@@ -503,6 +504,40 @@ describe('receiver: spontaneous (keysend) messages', needsShared('fixtures'), ()
   });
 });
 
+describe('receiver: a paid hash stays paid', needsShared('fixtures'), () => {
+  const keysendOn = (hash: string, preimage: Uint8Array, records: TlvRecord[]) =>
+    htlcRequest({
+      paymentHash: hash,
+      payload: final([...records, { type: RECORD.keysendPreimage, value: preimage }]),
+    });
+
+  test('a paid seed or keysend hash whose message was deleted: its public preimage proves nothing, after a restart too', async () => {
+    const { receiver, store, kv } = await setup();
+    const inv = await receiver.newInvoice({});
+    const preimage = fromHex(inv.preimage);
+    const seed = htlcRequest({
+      paymentHash: inv.paymentHash,
+      payload: final([{ type: TYPE, value: text('a') }]),
+    });
+    assert.equal((await receiver.onHtlcAccepted(seed)).result, 'resolve');
+    const ks = preimageAndHash();
+    const first = keysendOn(ks.hash, ks.preimage, [{ type: TYPE, value: text('b') }]);
+    assert.equal((await receiver.onHtlcAccepted(first)).result, 'resolve');
+    for (const h of [inv.paymentHash, ks.hash]) assert.equal((await receiver.delete(h)) !== 'held', true);
+    const { receiver: again, store: after } = await restart(kv, receiver.config);
+    for (const [hash, key] of [
+      [inv.paymentHash, preimage],
+      [ks.hash, ks.preimage],
+    ] as const) {
+      const r = await again.onHtlcAccepted(keysendOn(hash, key, [{ type: TYPE, value: text('replayed') }]));
+      assert.ok(isFail(r), JSON.stringify(r));
+      assert.equal(refusalOf(r), undefined, 'told nothing');
+      assert.equal(await after.message(hash), undefined);
+    }
+    assert.equal(await store.message(inv.paymentHash), undefined);
+  });
+});
+
 describe('receiver: restarts while a message is held', needsShared('fixtures'), () => {
   async function heldThenRestart(config: Partial<ReceiverConfig> = {}, hold = true) {
     const { receiver, store, kv } = await setup(config);
@@ -559,6 +594,37 @@ describe('receiver: restarts while a message is held', needsShared('fixtures'), 
     assert.deepEqual(await restarted.onHtlcAccepted(req), { result: 'resolve', payment_key: inv.preimage });
     assert.equal((await store.message(inv.paymentHash))?.status, 'settled');
     stopOld({ accept: false, reason: 'the old process is gone' });
+  });
+
+  test('a keysend held for a decider when the plugin dies: lightningd’s keysend plugin paid it, the next start writes it settled at once', async () => {
+    const kv = new MemoryKv();
+    const config = {
+      ...RECEIVER_DEFAULTS,
+      tlvType: TYPE,
+      nodeId: myId,
+      decider: () => new Promise<Decision>(() => {}),
+    };
+    const old = new Receiver(new MessageStore(kv), config);
+    await old.open();
+    const { preimage, hash } = preimageAndHash();
+    void old.onHtlcAccepted(
+      htlcRequest({
+        paymentHash: hash,
+        payload: final([
+          { type: TYPE, value: text('undecided') },
+          { type: RECORD.keysendPreimage, value: preimage },
+        ]),
+      }),
+    );
+    assert.equal((await old.wait(hash, 5000))?.status, 'held');
+    old.close();
+    const paid: InvoiceBook = { ...NO_INVOICES, settlement: async (h) => (h === hash ? 'paid' : 'released') };
+    const store = new MessageStore(kv);
+    const restarted = new Receiver(store, { ...config, decider: undefined }, () => {}, Date.now, paid);
+    await restarted.open(60_000);
+    await new Promise((r) => setImmediate(r));
+    assert.equal((await store.message(hash))?.status, 'settled', 'without waiting out the replay grace');
+    restarted.close();
   });
 
   test('accept before lightningd replayed the HTLCs says so; held messages never replayed are written refunded', async () => {

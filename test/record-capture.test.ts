@@ -59,11 +59,20 @@ describe('RecordCapture: records of the HTLCs lightningd pays, between htlc_acce
     c.add('a', htlc([rec(70001, 1)], { amountMsat: 500 }));
     now = HTLC_SET_MS;
     c.add('a', htlc([rec(70003, 1)], { amountMsat: 500 }));
-    assert.deepEqual(c.take('a', paid, 500), [rec(70003, 1)]);
+    assert.deepEqual(c.take('a', paid, 1000), [rec(70003, 1)]);
     c.add('b', htlc([rec(70001, 1)], { amountMsat: 500 }));
     c.add('b', htlc([rec(70003, 1)], { amountMsat: 500, totalMsat: 2000n }));
     c.add('b', htlc([rec(70005, 1)], { amountMsat: 500 }));
-    assert.deepEqual(c.take('b', paid, 500), [rec(70005, 1)]);
+    assert.deepEqual(c.take('b', paid, 1000), [rec(70005, 1)]);
+  });
+
+  test('a set that asked for more than lightningd pays is not its set (its HTLCs timed out unseen)', () => {
+    const c = new RecordCapture();
+    // One part of two (total 2000) came with records; then a plain 1000 msat payment paid.
+    c.add('a', htlc([rec(70001, 1)], { totalMsat: 2000n }));
+    assert.equal(c.take('a', paid, 1000), undefined);
+    c.add('b', htlc([rec(70001, 1)], { totalMsat: 2000n }));
+    assert.deepEqual(c.take('b', paid, 2000), [rec(70001, 1)]);
   });
 
   test('HTLCs carrying more than lightningd pays are not its set: nothing is given', () => {

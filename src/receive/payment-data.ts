@@ -79,13 +79,23 @@ export class PaymentData {
     else if (stored !== 'exists') this.d.settling(paymentHash);
   }
 
+  /** lnmsg refused the payment lightningd had whole: every HTLC of the hash fails with it. */
+  refused(paymentHash: string): void {
+    this.capture.forget(paymentHash);
+  }
+
   /**
    * Which HTLCs lightningd pays: the keysend its keysend plugin made this invoice for (labelled
    * so), or those with the invoice's payment secret.
    */
   private async paidBy(paymentHash: string, label: string): Promise<PaidBy | undefined> {
-    if (label.startsWith('keysend-')) return 'keysend';
     const ours = await this.d.store.invoice(paymentHash);
+    if (label.startsWith('keysend-')) {
+      // A keysend on a hash lnmsg settles itself (a seed hash, or one paid before whose message was
+      // deleted): its preimage came from a payment that settled, so it proves nothing.
+      const replay = ours !== undefined || (await this.d.store.wasPaid(paymentHash));
+      return replay ? undefined : 'keysend';
+    }
     if (ours?.paymentSecret) return { secret: ours.paymentSecret };
     const node = await this.d.invoices.find(paymentHash);
     return node?.paymentSecret ? { secret: toHex(node.paymentSecret) } : undefined;

@@ -110,8 +110,9 @@ export class Receiver {
   async open(graceMs = 0): Promise<void> {
     await this.store.open();
     const held = await this.store.heldHashes();
-    if (held.length > 0)
-      this.after(graceMs, () => void this.settlements.reconcile(held, (h) => this.sets.has(h)));
+    if (held.length === 0) return;
+    void this.settlements.settledMeanwhile(held);
+    this.after(graceMs, () => void this.settlements.reconcile(held, (h) => this.sets.has(h)));
   }
 
   /** Sweeps expired unpaid payment hashes now and then, telling `onSwept` how many went. */
@@ -294,7 +295,12 @@ export class Receiver {
       }
       if (!payee) return fail('it proves no payment of this node (no invoice secret, hash or keysend)');
       if (part instanceof CodecError) return refuse(problem('malformed', `bad chunk: ${part.message}`));
-      const stored = await this.store.message(hash);
+      const [stored, deleted] = await Promise.all([
+        this.store.message(hash),
+        payee.kind === 'invoice' ? false : this.store.wasPaid(hash),
+      ]);
+      // Paid (its preimage public), then deleted: proves nothing any more.
+      if (deleted && !stored) return fail('this hash was paid before (its message was deleted since)');
       entry = this.sets.get(hash);
       if (!entry && stored && stored.status !== 'rejected' && !hasHtlc(stored, ref)) {
         // A preimage is public once paid: a keysend on a paid hash proves nothing.
@@ -353,6 +359,8 @@ export class Receiver {
     // lnmsg still holds parts of a message on it: what lightningd has is not that message.
     if (this.sets.has(hash) || this.judging.has(hash)) {
       this.log('info', `refusing the payment of invoice ${p.label} (${hash}): its message is not whole`);
+      // lightningd fails the whole set: the records its HTLCs carried go with it.
+      this.paymentData.refused(hash);
       return { result: 'reject' };
     }
     try {

@@ -88,7 +88,11 @@ export class RecordCapture {
         (paidBy === 'keysend' ? s.keysend : s.secret !== undefined && s.secret === paidBy.secret),
     );
     const set = lastSet(proven);
-    if (set.length === 0 || set.reduce((n, s) => n + s.amountMsat, 0) > msat) return undefined;
+    // lightningd pays a set once it has its total_msat, and what it has is `msat`: a set that
+    // asked for more, or whose record HTLCs alone pass it, is another (failed) one.
+    const [first] = set;
+    if (!first || first.totalMsat > BigInt(msat) || set.reduce((n, s) => n + s.amountMsat, 0) > msat)
+      return undefined;
     const byType = new Map<bigint, TlvRecord>();
     for (const s of set) for (const r of s.records) if (!byType.has(r.type)) byType.set(r.type, r);
     return [...byType.values()].sort((a, b) => (a.type < b.type ? -1 : 1));

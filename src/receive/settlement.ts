@@ -22,21 +22,37 @@ export interface SettlementDeps {
 /**
  * What lnmsg writes of payments lightningd settles (invoices, and keysends its keysend plugin took
  * while lnmsg was away). lightningd's own state decides: its notification, or `listinvoices`
- * `paid`, writes `settled` over any state; `rejected` (or, for records-only data, removal) only
- * once lightningd has the invoice unpaid and holds no HTLC of the hash.
+ * `paid`, writes `settled` where the entry's own HTLCs paid (`settle`); `rejected` (or, for
+ * records-only data, removal) only once lightningd has the invoice unpaid and holds no HTLC of the hash.
  */
 export class Settlements {
   constructor(private readonly d: SettlementDeps) {}
 
-  /** lightningd settled the hash's invoice (its notification): settled, whatever lnmsg wrote before. */
+  /** lightningd settled the hash's invoice (its notification). */
   async confirm(paymentHash: string): Promise<void> {
     const m = await this.d.store.message(paymentHash);
-    if (m && m.status !== 'settled') await this.settle(m);
+    if (m) await this.settle(m);
   }
 
   /** Asks lightningd, after `delayMs`, what became of a payment lnmsg let through. */
   watch(paymentHash: string, delayMs = CONFIRM_AFTER_MS): void {
     this.d.after(delayMs, () => void this.check(paymentHash, delayMs));
+  }
+
+  /**
+   * At a start, before any replay: those of `hashes` whose payment lightningd shows paid are
+   * written settled now (paid is final; a held keysend is paid by lightningd's keysend plugin
+   * when lnmsg dies holding it). The rest wait for `reconcile`.
+   */
+  async settledMeanwhile(hashes: string[]): Promise<void> {
+    for (const hash of hashes) {
+      try {
+        const m = await this.d.store.message(hash);
+        if (m && (await this.d.settlement(hash)) === 'paid') await this.settle(m);
+      } catch (e) {
+        this.d.log('unusual', `checking payment ${hash} at start: ${(e as Error).message}`);
+      }
+    }
   }
 
   /**
@@ -78,7 +94,20 @@ export class Settlements {
     }
   }
 
+  /**
+   * lightningd paid the hash's invoice: the entry is settled if its own HTLCs are what paid. Those
+   * of a `settling` entry are (lnmsg let them on). A held message on an invoice waits in
+   * htlc_accepted with lnmsg's even record in its payload: a dying lnmsg leaves lightningd to fail
+   * it as unreadable, so another payment paid and this one's payer was refunded. A held keysend is
+   * paid by lightningd's keysend plugin when lnmsg dies holding it. A rejected entry's HTLCs were
+   * gone unpaid (see `check`).
+   */
   private async settle(m: ReceivedMessage): Promise<void> {
+    if (m.status === 'rejected' || m.status === 'settled') return;
+    if (m.status === 'held' && !m.spontaneous) {
+      this.d.log('unusual', `held message ${m.paymentHash}: its HTLCs were released, another payment paid`);
+      return this.release(m);
+    }
     const after = await this.d.store.updateMessage(m.paymentHash, (cur) => ({
       ...cur,
       status: 'settled',

@@ -74,6 +74,7 @@ export type { ListIndex };
 const K = {
   invoice: ['lnmsg', 'invoice'],
   held: ['lnmsg', 'held'],
+  paid: ['lnmsg', 'paid'],
   expires: ['lnmsg', 'expires'],
 };
 const KEYS = {
@@ -203,11 +204,21 @@ export class MessageStore {
    */
   async deleteMessage(paymentHash: string): Promise<ReceivedMessage | undefined> {
     const m = await this.messages.remove(paymentHash, async (old) => {
-      const inv = old.messageHex === '' ? undefined : await this.invoice(paymentHash);
+      const paid = old.status === 'settled' || old.status === 'settling';
+      // lnmsg settles seed and keysend hashes itself, and once paid their preimage is public: the
+      // hash stays marked paid so that nobody who saw it settle writes a message of its own there.
+      if (paid && !old.viaInvoice) await this.kv.put([...K.paid, paymentHash], '');
+      // An unpaid hash stays payable with its options (hold); a records-only entry keeps them too.
+      const inv = paid && old.messageHex !== '' ? await this.invoice(paymentHash) : undefined;
       await Promise.all([this.forgetHeld(paymentHash), inv ? this.deleteInvoice(inv) : undefined]);
     });
     if (m?.spontaneous) await this.releaseSpontaneous(chargedBytes(m));
     return m;
+  }
+
+  /** Whether a seed or keysend hash was paid and its message deleted since (`deleteMessage`). */
+  async wasPaid(paymentHash: string): Promise<boolean> {
+    return (await this.kv.get([...K.paid, paymentHash])) !== undefined;
   }
 
   /**

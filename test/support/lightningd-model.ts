@@ -60,6 +60,8 @@ export interface ModelHtlc {
   answers: string[];
   /** The current hook call: an answer to an older one is lost (the plugin or node restarted). */
   call: number;
+  /** lnmsg died while its htlc_accepted call for this HTLC was pending: lightningd went on without it. */
+  orphaned?: boolean;
   what: string;
 }
 
@@ -154,8 +156,10 @@ export class ModelLightningd {
     const calls = [...this.pending.values()];
     this.pending.clear();
     for (const c of calls) {
-      if (c.kind === 'htlc') this.hooked(c.htlc, { result: 'continue' });
-      else this.paid(c.set, { result: 'continue' });
+      if (c.kind === 'htlc') {
+        c.htlc.orphaned = true;
+        this.hooked(c.htlc, { result: 'continue' });
+      } else this.paid(c.set, { result: 'continue' });
     }
     // Notifications go to the plugins running when they are sent: none of lnmsg's till it is back.
     this.notifications = [];

@@ -111,7 +111,15 @@ function message(w: World, m: ReceivedMessage, named: ModelHtlc[], final: boolea
     ),
   );
   const decider = w.options.decider || p.target.hold;
-  if (decider && (m.status === 'settled' || m.status === 'settling') && !w.accepted.has(m.paymentHash))
+  // A keysend held when lnmsg died goes on to lightningd's keysend plugin, which settles it (README,
+  // "If the plugin dies while a message is held"): undecided, but as lightningd did it.
+  const orphaned = p.target.kind === 'keysend' && htlcs.some((h) => h.state === 'settled' && h.orphaned);
+  if (
+    decider &&
+    !orphaned &&
+    (m.status === 'settled' || m.status === 'settling') &&
+    !w.accepted.has(m.paymentHash)
+  )
     out.push(
       `[undecided] $ from ${p.name} is ${m.status}, never accepted (${p.target.hold ? 'a hold invoice' : 'a decider is set'})`,
     );
