@@ -496,6 +496,8 @@ describe('receiver: messages on BOLT 11 invoices', () => {
     const m = await store.message(inv.payment_hash);
     assert.equal(m?.status, 'rejected');
     assert.match(m?.rejectReason ?? '', /refunded/);
+    // The dead process's hold timer ends with it.
+    await first.receiver.decide(inv.payment_hash, { accept: false, reason: 'the old process is gone' });
   });
 
   test('a refused message deleted: the invoice stays payable with its hold', async () => {

@@ -598,11 +598,12 @@ describe('receiver: restarts while a message is held', needsShared('fixtures'), 
 
   test('a keysend held for a decider when the plugin dies: lightningd’s keysend plugin paid it, the next start writes it settled at once', async () => {
     const kv = new MemoryKv();
+    let stopOld: (d: Decision) => void = () => {};
     const config = {
       ...RECEIVER_DEFAULTS,
       tlvType: TYPE,
       nodeId: myId,
-      decider: () => new Promise<Decision>(() => {}),
+      decider: () => new Promise<Decision>((r) => (stopOld = r)),
     };
     const old = new Receiver(new MessageStore(kv), config);
     await old.open();
@@ -625,6 +626,8 @@ describe('receiver: restarts while a message is held', needsShared('fixtures'), 
     await new Promise((r) => setImmediate(r));
     assert.equal((await store.message(hash))?.status, 'settled', 'without waiting out the replay grace');
     restarted.close();
+    // The dead process's decider and timers end with it.
+    stopOld({ accept: false, reason: 'the old process is gone' });
   });
 
   test('accept before lightningd replayed the HTLCs says so; held messages never replayed are written refunded', async () => {

@@ -75,6 +75,25 @@ describe('RecordCapture: records of the HTLCs lightningd pays, between htlc_acce
     assert.deepEqual(c.take('b', paid, 2000), [rec(70001, 1)]);
   });
 
+  test('a plain HTLC that begins a new set: the failed set’s records are not its (model finding)', () => {
+    let now = 0;
+    const c = new RecordCapture(undefined, () => now);
+    // Part 1 of 2 carried records and timed out; 200 s later a plain 1000 msat payment paid.
+    c.add('a', htlc([rec(7629169, 10)], { amountMsat: 500 }));
+    now = 200_000;
+    c.add('a', htlc([]));
+    assert.equal(c.take('a', paid, 1000), undefined);
+    assert.equal(c.size, 0);
+    // A plain part within the set's time is one of its parts: the set keeps its records.
+    now = 0;
+    c.add('b', htlc([rec(7629169, 10)], { amountMsat: 500 }));
+    c.add('b', htlc([], { amountMsat: 500 }));
+    assert.deepEqual(c.take('b', paid, 1000), [rec(7629169, 10)]);
+    // A plain HTLC on a hash with nothing held is not kept.
+    c.add('c', htlc([]));
+    assert.equal(c.holds('c'), false);
+  });
+
   test('HTLCs carrying more than lightningd pays are not its set: nothing is given', () => {
     const c = new RecordCapture();
     c.add('a', htlc([rec(70001, 1)]));

@@ -58,8 +58,12 @@ export class RecordCapture {
     private readonly clock: () => number = Date.now,
   ) {}
 
+  /**
+   * An HTLC on a hash with records held is kept even without records of its own: it may begin a new
+   * set of lightningd's, which the records of an earlier (failed) set are not part of.
+   */
   add(paymentHash: string, htlc: CapturedHtlc): void {
-    if (htlc.records.length === 0) return;
+    if (htlc.records.length === 0 && !this.held.has(paymentHash)) return;
     const bytes = htlc.records.reduce((n, r) => n + r.value.length, 0);
     if (bytes > this.limits.maxBytes) return;
     const now = this.clock();
@@ -95,6 +99,7 @@ export class RecordCapture {
       return undefined;
     const byType = new Map<bigint, TlvRecord>();
     for (const s of set) for (const r of s.records) if (!byType.has(r.type)) byType.set(r.type, r);
+    if (byType.size === 0) return undefined;
     return [...byType.values()].sort((a, b) => (a.type < b.type ? -1 : 1));
   }
 
